@@ -1,0 +1,38 @@
+# Two commands do all the set-up on a fresh machine with python3 (>= 3.11) and make:
+#   make run    serve the API on http://127.0.0.1:8000 on an embedded Postgres
+#   make test   run the whole suite against a real Postgres
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck openapi openapi-check check clean bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/registry serve
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy app
+
+openapi: $(STAMP)
+	$(BIN)/registry openapi
+
+openapi-check: $(STAMP)
+	$(BIN)/registry openapi --check
+
+check: test lint typecheck openapi-check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,82 @@
+"""Settings from the environment (prefix ``REGISTRY_``) and an optional ``.env`` file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REGISTRY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg:// URL of the database. Unset: an embedded Postgres "
+        "is started in <data_dir>/postgres.",
+    )
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Where the embedded Postgres and the generated keys live.",
+    )
+    migrate_on_start: bool = Field(
+        default=False, description="Upgrade the schema at start-up (always on when embedded)."
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long a request waits for a free connection."
+    )
+    db_statement_timeout_ms: int = Field(default=15000, ge=0)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL the service is reached at; the token issuer (iss).",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger bodies get 413.")
+    cors_origins: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Tokens
+    jwt_audience: str = "huutokaupat-registry"
+    jwt_keys_dir: Path | None = Field(
+        default=None,
+        description="Directory of signing keys (<kid>.pem). Default: <data_dir>/keys.",
+    )
+    jwt_private_key_pem: SecretStr | None = Field(
+        default=None, description="A signing key given directly as PEM; it signs when set."
+    )
+    jwt_key_activation_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="A rotated key is published this long before it signs (JWKS cache age).",
+    )
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=30, ge=1)
+    token_leeway_seconds: int = Field(default=10, ge=0)
+
+    # Login throttling
+    login_max_failures_per_username: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_lockout_seconds: int = Field(default=60, ge=1)
+    login_lockout_max_seconds: int = Field(default=900, ge=1)
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key for keyed hashes (HMAC) of addresses and usernames. "
+        "Default: generated once in <data_dir>/secret.key.",
+    )
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.jwt_keys_dir or self.data_dir / "keys"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

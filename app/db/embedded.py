@@ -1,0 +1,61 @@
+"""The embedded Postgres (pgserver) a newcomer runs on when no database URL is configured."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from app.core.logging import get_logger
+
+log = get_logger("app.db.embedded")
+
+DATABASE_NAME = "registry"
+
+
+class EmbeddedPostgres:
+    """A pgserver instance in a persistent data directory, stopped when the process ends."""
+
+    def __init__(self, pgdata: Path, database: str = DATABASE_NAME, *, delete: bool = False):
+        self.pgdata = pgdata.resolve()
+        self.database = database
+        self.delete = delete
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Starts (or joins) the server, creates the database if missing; returns its URL."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pgserver import postgres_server
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._server = postgres_server.get_server(
+            self.pgdata, cleanup_mode="delete" if self.delete else "stop"
+        )
+        exists = self._server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';"  # noqa: S608
+        )
+        if "(1 row)" not in exists:
+            self._server.psql(f'CREATE DATABASE "{self.database}";')
+        log.info("embedded_postgres_started", pgdata=str(self.pgdata))
+        return self.url
+
+    @property
+    def socket_dir(self) -> str:
+        uri = urlparse(self._server.get_uri())
+        socket_dir: str = parse_qs(uri.query)["host"][0]
+        return socket_dir
+
+    @property
+    def url(self) -> str:
+        return self.url_for(self.database)
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@/{database}?host={self.socket_dir}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+            log.info("embedded_postgres_stopped")

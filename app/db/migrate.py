@@ -1,0 +1,53 @@
+"""Alembic, driven from code: the CLI, the embedded start-up and the tests use these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def upgrade(connection: AsyncConnection, revision: str = "head") -> None:
+    await connection.run_sync(_upgrade, revision)
+
+
+async def downgrade(connection: AsyncConnection, revision: str = "base") -> None:
+    await connection.run_sync(_downgrade, revision)
+
+
+async def current_revisions(connection: AsyncConnection) -> set[str]:
+    def read(sync: Connection) -> set[str]:
+        return set(MigrationContext.configure(sync).get_current_heads())
+
+    return await connection.run_sync(read)

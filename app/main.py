@@ -1,0 +1,92 @@
+"""The application: ``create_app()`` wires settings, database, middleware, errors and routers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging, get_logger
+from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.settings import Settings, get_settings
+from app.db import migrate
+from app.db.embedded import EmbeddedPostgres
+from app.db.session import Database
+from app.health.router import router as health_router
+
+log = get_logger("app.main")
+
+API_DESCRIPTION = """
+The user register of Huutokaupat.com (controller Mezzoforte Oy): private and company users'
+profiles, their permissions and prohibitions, data-subject requests and the record of every
+disclosure of personal data.
+
+Every error is `application/problem+json` (RFC 9457).
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    embedded: EmbeddedPostgres | None = None
+    if app.state.database is None:
+        url = settings.database_url
+        if url is None:
+            embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+            url = await asyncio.to_thread(embedded.start)
+        app.state.database = Database.from_settings(url, settings)
+        if embedded is not None or settings.migrate_on_start:
+            async with app.state.database.engine.begin() as connection:
+                await migrate.upgrade(connection)
+            log.info("migrated", embedded=embedded is not None)
+    try:
+        yield
+    finally:
+        await app.state.database.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="Huutokaupat.com user registry",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.migration_heads = migrate.head_revisions()
+
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    v1 = APIRouter(prefix="/v1")
+    app.include_router(health_router)
+    app.include_router(v1)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn app.main:app` and tools that read `app.main.app` get an app built on first use, so
+    # importing this module has no side effects.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)
