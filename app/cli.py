@@ -5,16 +5,40 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from app.auth import service as auth_service
+from app.auth.keys import KeyRing, write_key
+from app.auth.models import CLIENT_ROLES
+from app.auth.scopes import parse_scope
+from app.auth.service import AuthContext
+from app.core.logging import configure_logging
 from app.core.settings import get_settings
 from app.db import migrate as migrations
 from app.db.embedded import EmbeddedPostgres
 
 cli = typer.Typer(help="Operate the Huutokaupat.com user registry.", no_args_is_help=True)
+
+
+@cli.callback()
+def _configure() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, to_stderr=True)
+
+
+clients_cli = typer.Typer(help="Machine clients (frontend, partners, staff tools, DPO).")
+users_cli = typer.Typer(help="Users, for local testing.")
+keys_cli = typer.Typer(help="Token signing keys.")
+cli.add_typer(clients_cli, name="clients")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(keys_cli, name="keys")
 
 
 def echo_json(data: object) -> None:
@@ -29,10 +53,130 @@ async def _with_database_url() -> tuple[str, EmbeddedPostgres | None]:
     return await asyncio.to_thread(embedded.start), embedded
 
 
+@asynccontextmanager
+async def _session() -> AsyncIterator[AsyncSession]:
+    """One transaction on the configured database (the embedded one when none is)."""
+    url, embedded = await _with_database_url()
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+        if embedded:
+            embedded.stop()
+
+
+def _auth_context() -> AuthContext:
+    from app.main import build_auth_context
+
+    return build_auth_context(get_settings())
+
+
+@clients_cli.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Who the client is, e.g. 'Auction frontend'.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(CLIENT_ROLES)}.")],
+    scopes: Annotated[
+        str | None, typer.Option(help="Space-separated; default: all the role's scopes.")
+    ] = None,
+) -> None:
+    """Register a machine client; prints its client_id and a secret shown only this once."""
+    if role not in CLIENT_ROLES:
+        raise typer.BadParameter(
+            f"role must be one of {', '.join(CLIENT_ROLES)}", param_hint="--role"
+        )
+
+    async def run() -> tuple[str, str]:
+        async with _session() as session:
+            return await auth_service.create_client(
+                session, name=name, role=role, scopes=parse_scope(scopes) if scopes else None
+            )
+
+    try:
+        client_id, secret = asyncio.run(run())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scopes") from exc
+    echo_json({"client_id": client_id, "client_secret": secret, "role": role})
+
+
+@users_cli.command("create")
+def users_create(
+    username: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    kind: Annotated[str, typer.Option(help="private or company")] = "private",
+) -> None:
+    """Create a user who can sign in (for local testing)."""
+    from app.users import service as users
+
+    context = _auth_context()
+
+    async def run() -> str:
+        async with _session() as session:
+            return str(
+                await users.create_account(
+                    session, context, kind=kind, username=username, password=password
+                )
+            )
+
+    echo_json({"id": asyncio.run(run()), "username": username, "kind": kind})
+
+
+@cli.command()
+def token(
+    client_id: Annotated[str, typer.Option()],
+    client_secret: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    scope: Annotated[str | None, typer.Option(help="Space-separated scopes wanted.")] = None,
+) -> None:
+    """Print an access token for a client (client credentials), for curl."""
+    context = _auth_context()
+
+    async def run() -> auth_service.IssuedTokens:
+        async with _session() as session:
+            client = await auth_service.authenticate_client(session, client_id, client_secret)
+            return await auth_service.client_credentials_grant(context, client, scope)
+
+    try:
+        issued = asyncio.run(run())
+    except auth_service.OAuthError as error:
+        typer.echo(f"{error.error}: {error.description}", err=True)
+        raise typer.Exit(1) from error
+    echo_json(
+        {
+            "access_token": issued.access_token,
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }
+    )
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key. It is published in the JWKS at once and signs after
+    REGISTRY_JWT_KEY_ACTIVATION_SECONDS; old keys keep verifying until pruned."""
+    settings = get_settings()
+    created = write_key(settings.keys_dir)
+    echo_json({"created": created.kid, "keys": KeyRing(settings).describe()})
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List the signing keys and which one signs now."""
+    echo_json({"keys": KeyRing(get_settings()).describe()})
+
+
+@keys_cli.command("prune")
+def keys_prune() -> None:
+    """Delete keys that stopped signing longer ago than the access-token lifetime."""
+    settings = get_settings()
+    ring = KeyRing(settings)
+    removed = ring.prune(timedelta(minutes=settings.access_token_minutes))
+    echo_json({"removed": removed, "keys": ring.describe()})
+
+
 @cli.command()
 def migrate(revision: str = "head") -> None:
     """Upgrade the database schema (default: to the newest migration)."""
-    from sqlalchemy.ext.asyncio import create_async_engine
 
     async def run() -> list[str]:
         url, embedded = await _with_database_url()
@@ -71,7 +215,12 @@ def serve(
         f"({where if not settings.database_url else 'REGISTRY_DATABASE_URL'})\n"
         f"  API docs (Swagger UI): {base}/docs\n"
         f"  OpenAPI document:      {base}/openapi.json\n"
-        f"  Health:                {base}/healthz  {base}/readyz\n",
+        f"  Health:                {base}/healthz  {base}/readyz\n"
+        "\nTo get a token (in another shell, from this directory):\n"
+        "  .venv/bin/registry clients create --name 'DPO tool' --role dpo\n"
+        "  .venv/bin/registry token --client-id <client_id> --client-secret <client_secret>\n"
+        f"  curl -H 'Authorization: Bearer <access_token>' {base}/v1/users/<id>\n"
+        "or use the Authorize button in the Swagger UI (client credentials flow).\n",
         err=True,
     )
     uvicorn.run(

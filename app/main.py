@@ -6,17 +6,24 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.auth.keys import KeyRing
+from app.auth.passwords import Passwords
+from app.auth.router import router as auth_router
+from app.auth.service import AuthContext
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.openapi import install_openapi
+from app.core.secrets import KeyedHasher, service_secret
 from app.core.settings import Settings, get_settings
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from app.db.session import Database
 from app.health.router import router as health_router
+from app.users.router import router as users_router
 
 log = get_logger("app.main")
 
@@ -63,8 +70,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.migration_heads = migrate.head_revisions()
+    app.state.auth = build_auth_context(settings)
 
     install_error_handlers(app)
+    install_openapi(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -76,10 +85,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 
-    v1 = APIRouter(prefix="/v1")
     app.include_router(health_router)
-    app.include_router(v1)
+    app.include_router(auth_router)
+    app.include_router(users_router)
     return app
+
+
+def build_auth_context(settings: Settings) -> AuthContext:
+    keys = KeyRing(settings)
+    keys.ensure_key()
+    return AuthContext(
+        settings=settings,
+        keys=keys,
+        passwords=Passwords(settings),
+        hasher=KeyedHasher(service_secret(settings)),
+    )
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -86,6 +86,10 @@ def settings(database_url: str, test_data_dir: Path) -> Settings:
         data_dir=test_data_dir,
         jwt_key_activation_seconds=0,
         log_json=True,
+        # Cheap hashing keeps the suite fast; production keeps argon2-cffi's defaults.
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -145,3 +149,78 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+# Actors ------------------------------------------------------------------------------------------
+
+
+class Actors:
+    """Creates clients and users and gets tokens for them, through the real token endpoint."""
+
+    def __init__(self, client: httpx.AsyncClient, session: AsyncSession, app) -> None:  # type: ignore[no-untyped-def]
+        self.http = client
+        self.session = session
+        self.app = app
+        self.frontend: tuple[str, str] | None = None
+
+    async def client(self, role: str, scopes: set[str] | None = None) -> tuple[str, str]:
+        from app.auth import service
+
+        return await service.create_client(
+            self.session, name=f"test {role}", role=role, scopes=scopes
+        )
+
+    async def client_token(self, role: str, scopes: set[str] | None = None) -> str:
+        client_id, secret = await self.client(role, scopes)
+        response = await self.http.post(
+            "/v1/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, secret),
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    async def frontend_client(self) -> tuple[str, str]:
+        if self.frontend is None:
+            self.frontend = await self.client("frontend")
+        return self.frontend
+
+    async def user(
+        self,
+        username: str | None = None,
+        password: str = "correct horse battery",
+        kind: str = "private",
+    ) -> uuid.UUID:
+        from app.users import service as users
+
+        return await users.create_account(
+            self.session,
+            self.app.state.auth,
+            kind=kind,
+            username=username or f"user-{uuid.uuid4().hex[:10]}",
+            password=password,
+        )
+
+    async def login(self, username: str, password: str = "correct horse battery") -> httpx.Response:
+        client_id, secret = await self.frontend_client()
+        return await self.http.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+            auth=(client_id, secret),
+        )
+
+    async def user_with_token(self) -> tuple[uuid.UUID, str]:
+        username = f"user-{uuid.uuid4().hex[:10]}"
+        user_id = await self.user(username)
+        response = await self.login(username)
+        assert response.status_code == 200, response.text
+        return user_id, str(response.json()["access_token"])
+
+
+@pytest.fixture
+async def actors(client: httpx.AsyncClient, db: AsyncSession, app) -> Actors:  # type: ignore[no-untyped-def]
+    return Actors(client, db, app)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -44,9 +44,7 @@ class TestHealth:
         from app.db.session import Database
 
         dead = settings.model_copy(update={"db_pool_timeout_seconds": 1.0})
-        database = Database.from_settings(
-            "postgresql+asyncpg://postgres@127.0.0.1:1/none", dead
-        )
+        database = Database.from_settings("postgresql+asyncpg://postgres@127.0.0.1:1/none", dead)
         app = create_app(dead, database)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -187,10 +187,6 @@ def install_error_handlers(app: FastAPI) -> None:
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting problem+json answers."""
     return {
-        status: {
-            "model": Problem,
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_CONTENT_TYPE: {}},
-        }
+        status: {"description": HTTPStatus(status).phrase, "content": {PROBLEM_CONTENT_TYPE: {}}}
         for status in statuses
     }

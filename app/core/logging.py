@@ -59,18 +59,25 @@ def scrub_event(
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """Writes to whatever ``sys.stdout`` is at the time, so captured output sees the logs."""
+    """Writes to whatever ``sys.stdout`` (or ``sys.stderr``) is at the time, so captured output
+    sees the logs."""
+
+    to_stderr = False
 
     @property  # type: ignore[override,unused-ignore]
     def stream(self) -> Any:
-        return sys.stdout
+        return sys.stderr if self.to_stderr else sys.stdout
 
     @stream.setter
     def stream(self, _value: Any) -> None:
         pass
 
 
-def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
+def configure_logging(
+    level: str = "INFO", json_output: bool = True, *, to_stderr: bool = False
+) -> None:
+    """JSON lines on stdout for the service; the CLI sends its logs to stderr, keeping stdout
+    for the JSON it prints."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -103,6 +110,7 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
         ],
     )
     handler = _StdoutHandler()
+    handler.to_stderr = to_stderr
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(default=60, ge=1)
     login_lockout_max_seconds: int = Field(default=900, ge=1)
 
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
     secret_key: SecretStr | None = Field(
         default=None,
         description="Key for keyed hashes (HMAC) of addresses and usernames. "

@@ -1,0 +1,170 @@
+"""Who is calling: the bearer token checked, the scope required, and ownership of user ids.
+
+Every endpoint states its scope with ``RequireScope``. A user's token reaches only that user's
+data; any other user id answers 404 exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2
+
+from app.auth import service, tokens
+from app.auth.scopes import SCOPES, parse_scope
+from app.core.errors import AppError, NotFound
+from app.db.session import Session
+
+TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
+
+oauth2_scheme = OAuth2(
+    flows=OAuthFlows(
+        password=OAuthFlowPassword(tokenUrl=TOKEN_URL, scopes=SCOPES),
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes=SCOPES),
+    ),
+    scheme_name="registry",
+    description="Bearer access tokens from `POST /v1/auth/token`.",
+    auto_error=False,
+)
+
+
+class Unauthenticated(AppError):
+    status = 401
+    type = "unauthenticated"
+    title = "Authentication required"
+
+    def __init__(self, detail: str, error: str | None = "invalid_token") -> None:
+        challenge = 'Bearer realm="registry"'
+        if error:
+            safe = detail.replace('"', "'")
+            challenge += f', error="{error}", error_description="{safe}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class InsufficientScope(AppError):
+    status = 403
+    type = "insufficient-scope"
+    title = "Insufficient scope"
+
+    def __init__(self, needed: str) -> None:
+        super().__init__(
+            f"This operation needs the scope `{needed}`.",
+            headers={
+                "WWW-Authenticate": f'Bearer realm="registry", error="insufficient_scope", '
+                f'scope="{needed}"'
+            },
+        )
+
+
+class UserNotFound(NotFound):
+    type = "user-not-found"
+    title = "User not found"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    client_id: str
+    role: str
+    scopes: frozenset[str]
+    jti: str
+    user_id: uuid.UUID | None  # set for a signed-in user (role "subject")
+
+    @property
+    def is_user(self) -> bool:
+        return self.user_id is not None
+
+    def actor(self) -> str:
+        """How the caller is named in provenance and audit records."""
+        return f"user:{self.user_id}" if self.user_id else f"client:{self.client_id}"
+
+
+async def authenticate(
+    request: Request,
+    session: Session,
+    authorization: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    if not authorization:
+        raise Unauthenticated("A bearer token is required.", error=None)
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("The Authorization header must be `Bearer <token>`.")
+    auth: service.AuthContext = request.app.state.auth
+    try:
+        claims = tokens.verify(
+            token.strip(),
+            auth.keys.verifying_key,
+            issuer=auth.issuer,
+            audience=auth.settings.jwt_audience,
+            leeway=auth.settings.token_leeway_seconds,
+        )
+    except tokens.InvalidToken as exc:
+        raise Unauthenticated(str(exc)) from exc
+    role = claims.get("role")
+    client_id = claims.get("client_id")
+    if not isinstance(role, str) or not isinstance(client_id, str):
+        raise Unauthenticated("The token lacks its role or client.")
+    user_id: uuid.UUID | None = None
+    if role == "subject":
+        try:
+            user_id = uuid.UUID(claims["sub"])
+        except ValueError as exc:
+            raise Unauthenticated("The token's subject is not a user.") from exc
+    principal = Principal(
+        subject=claims["sub"],
+        client_id=client_id,
+        role=role,
+        scopes=frozenset(parse_scope(claims.get("scope"))),
+        jti=claims["jti"],
+        user_id=user_id,
+    )
+    if not await service.principal_still_valid(
+        session, jti=principal.jti, user_id=user_id, client_id=client_id
+    ):
+        raise Unauthenticated("The token has been revoked.")
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
+
+
+def require(scope: str) -> Any:
+    """``caller: Annotated[Principal, require("users:read")]``: the scope enforced, and stated in
+    the OpenAPI document."""
+    return Security(RequireScope(scope), scopes=[scope])
+
+
+class RequireScope:
+    """A dependency that lets the call through only with the given scope."""
+
+    def __init__(self, scope: str) -> None:
+        assert scope in SCOPES, scope
+        self.scope = scope
+
+    async def __call__(self, principal: Caller) -> Principal:
+        if self.scope not in principal.scopes:
+            raise InsufficientScope(self.scope)
+        return principal
+
+
+UserRef = Annotated[
+    uuid.UUID | Literal["me"],
+    Path(description="The user's id, or `me` for the signed-in user."),
+]
+
+
+def resolve_user_id(principal: Principal, user_ref: uuid.UUID | Literal["me"]) -> uuid.UUID:
+    """The user a path names, checked against the caller: a user token reaches only itself."""
+    if user_ref == "me":
+        if principal.user_id is None:
+            raise UserNotFound("`me` names a signed-in user; this token is a client's.")
+        return principal.user_id
+    assert isinstance(user_ref, uuid.UUID)
+    if principal.user_id is not None and principal.user_id != user_ref:
+        raise UserNotFound("No such user.")
+    return user_ref

@@ -1,0 +1,168 @@
+"""The registry as its own OAuth 2.0 token issuer: token, revocation, JWKS, metadata."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth import service
+from app.auth.schemas import Jwks, OAuthErrorResponse, ServerMetadata, TokenResponse
+from app.auth.scopes import SCOPES
+from app.core.errors import PROBLEM_BASE, problem_responses
+from app.db.session import Session
+
+router = APIRouter(tags=["auth"])
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": OAuthErrorResponse, "description": "RFC 6749 error"},
+    401: {"model": OAuthErrorResponse, "description": "Client authentication failed"},
+}
+
+
+def _oauth_error(error: service.OAuthError) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="registry"'
+    body = OAuthErrorResponse(
+        error=error.error,
+        error_description=error.description,
+        type=PROBLEM_BASE + "oauth-" + error.error.replace("_", "-"),
+        title=error.error.replace("_", " ").capitalize(),
+        status=error.status,
+    )
+    return JSONResponse(body.model_dump(), status_code=error.status, headers=headers)
+
+
+def _client_credentials(
+    request: Request, client_id: str | None, client_secret: str | None
+) -> tuple[str | None, str | None]:
+    """client_secret_basic (the Authorization header) or client_secret_post (the form)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None, None
+        basic_id, _, basic_secret = decoded.partition(":")
+        return basic_id, basic_secret
+    return client_id, client_secret
+
+
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenResponse,
+    responses={**OAUTH_ERRORS, **problem_responses(429)},
+)
+async def token(
+    request: Request,
+    session: Session,
+    grant_type: Annotated[
+        str | None, Form(description="`password`, `client_credentials` or `refresh_token`.")
+    ] = None,
+    username: Annotated[str | None, Form(description="password grant")] = None,
+    password: Annotated[str | None, Form(description="password grant")] = None,
+    refresh_token: Annotated[str | None, Form(description="refresh_token grant")] = None,
+    scope: Annotated[str | None, Form(description="Space-separated scopes wanted.")] = None,
+    client_id: Annotated[str | None, Form(description="Unless sent with HTTP Basic.")] = None,
+    client_secret: Annotated[str | None, Form(description="Unless sent with HTTP Basic.")] = None,
+) -> Response:
+    """Issue tokens (RFC 6749): password, client_credentials and refresh_token grants.
+
+    Errors are RFC 6749 JSON (`error`, `error_description`). What a failed grant records — a
+    counted failed sign-in, a token family revoked after reuse — is kept.
+    """
+    auth: service.AuthContext = request.app.state.auth
+    try:
+        identity, secret = _client_credentials(request, client_id, client_secret)
+        client = await service.authenticate_client(session, identity, secret)
+        if grant_type == "client_credentials":
+            issued = await service.client_credentials_grant(auth, client, scope)
+        elif grant_type == "password":
+            address = request.client.host if request.client else "unknown"
+            issued = await service.password_grant(
+                session,
+                auth,
+                client,
+                username=username,
+                password=password,
+                scope=scope,
+                address=address,
+            )
+        elif grant_type == "refresh_token":
+            issued = await service.refresh_grant(
+                session, auth, client, refresh_token=refresh_token, scope=scope
+            )
+        elif grant_type is None:
+            raise service.OAuthError("invalid_request", "grant_type is required.")
+        else:
+            raise service.OAuthError(
+                "unsupported_grant_type", "Use password, client_credentials or refresh_token."
+            )
+    except service.OAuthError as error:
+        return _oauth_error(error)
+    body = TokenResponse(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        scope=issued.scope,
+        refresh_token=issued.refresh_token,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
+
+
+@router.post("/v1/auth/revoke", responses=OAUTH_ERRORS, response_class=Response)
+async def revoke(
+    request: Request,
+    session: Session,
+    token: Annotated[str | None, Form(description="The access or refresh token.")] = None,
+    token_type_hint: Annotated[
+        str | None, Form(description="`access_token` or `refresh_token` (optional).")
+    ] = None,
+    client_id: Annotated[str | None, Form(description="Unless sent with HTTP Basic.")] = None,
+    client_secret: Annotated[str | None, Form(description="Unless sent with HTTP Basic.")] = None,
+) -> Response:
+    """Revoke a token (RFC 7009). A refresh token takes its whole family with it. Answers 200
+    for unknown tokens too."""
+    auth: service.AuthContext = request.app.state.auth
+    try:
+        identity, secret = _client_credentials(request, client_id, client_secret)
+        client = await service.authenticate_client(session, identity, secret)
+        if not token:
+            raise service.OAuthError("invalid_request", "token is required.")
+        await service.revoke_token(session, auth, client, token)
+    except service.OAuthError as error:
+        return _oauth_error(error)
+    return Response(status_code=200, headers=NO_STORE)
+
+
+@router.get("/.well-known/jwks.json", response_model=Jwks, tags=["auth"])
+async def jwks(request: Request, response: Response) -> Jwks:
+    """The public keys that verify access tokens (RFC 7517)."""
+    auth: service.AuthContext = request.app.state.auth
+    auth.keys.reload_if_stale()
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return Jwks.model_validate(auth.keys.jwks())
+
+
+@router.get("/.well-known/oauth-authorization-server", response_model=ServerMetadata)
+async def metadata(request: Request) -> ServerMetadata:
+    """Authorization server metadata (RFC 8414)."""
+    auth: service.AuthContext = request.app.state.auth
+    base = auth.issuer
+    methods = ["client_secret_basic", "client_secret_post"]
+    return ServerMetadata(
+        issuer=base,
+        token_endpoint=base + "/v1/auth/token",
+        revocation_endpoint=base + "/v1/auth/revoke",
+        jwks_uri=base + "/.well-known/jwks.json",
+        grant_types_supported=["password", "client_credentials", "refresh_token"],
+        response_types_supported=[],
+        token_endpoint_auth_methods_supported=methods,
+        revocation_endpoint_auth_methods_supported=methods,
+        scopes_supported=sorted(SCOPES),
+    )

@@ -1,0 +1,450 @@
+"""Token grants, refresh rotation, revocation, login throttling and principal checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import tokens
+from app.auth.keys import KeyRing
+from app.auth.models import Client, Credential, LoginThrottle, RefreshToken, RevokedAccessToken
+from app.auth.passwords import Passwords
+from app.auth.scopes import ROLE_SCOPES, SUBJECT_SCOPES, format_scope, parse_scope
+from app.core.errors import AppError
+from app.core.secrets import KeyedHasher
+from app.core.settings import Settings
+from app.users.models import User
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error answer."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+class TooManyLoginAttempts(AppError):
+    status = 429
+    type = "too-many-login-attempts"
+    title = "Too many failed sign-in attempts"
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    """What the auth domain needs at run time, built once per app."""
+
+    settings: Settings
+    keys: KeyRing
+    passwords: Passwords
+    hasher: KeyedHasher
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.public_url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    client_id: str
+    role: str
+    scopes: frozenset[str]
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_client_secret() -> tuple[str, str]:
+    """A client secret and its stored hash. The secret is random (256 bits), so a plain SHA-256
+    is enough to store it; passwords, chosen by people, get argon2id."""
+    secret = secrets.token_urlsafe(32)
+    return secret, _sha256(secret)
+
+
+def issue_access_token(
+    auth: AuthContext,
+    *,
+    subject: str,
+    client_id: str,
+    role: str,
+    scopes: set[str] | frozenset[str],
+    now: datetime | None = None,
+) -> tuple[str, int]:
+    now = now or utcnow()
+    lifetime = auth.settings.access_token_minutes * 60
+    issued = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": auth.issuer,
+        "aud": auth.settings.jwt_audience,
+        "sub": subject,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + lifetime,
+        "jti": uuid.uuid4().hex,
+        "scope": format_scope(scopes),
+        "client_id": client_id,
+        "role": role,
+    }
+    return auth.keys.signing_key(now).sign(claims), lifetime
+
+
+# Clients ------------------------------------------------------------------------------------
+
+
+async def authenticate_client(
+    session: AsyncSession, client_id: str | None, secret: str | None
+) -> ClientIdentity:
+    if not client_id or not secret:
+        raise OAuthError("invalid_client", "Client authentication is required.", 401)
+    row = (
+        await session.execute(
+            select(Client.client_id, Client.role, Client.scopes, Client.secret_hash).where(
+                Client.client_id == client_id, Client.disabled_at.is_(None)
+            )
+        )
+    ).one_or_none()
+    expected = row.secret_hash if row else _sha256(secrets.token_hex(16))
+    if not hmac.compare_digest(expected, _sha256(secret)) or row is None:
+        raise OAuthError("invalid_client", "Client authentication failed.", 401)
+    return ClientIdentity(row.client_id, row.role, frozenset(row.scopes))
+
+
+async def create_client(
+    session: AsyncSession, *, name: str, role: str, scopes: set[str] | None
+) -> tuple[str, str]:
+    allowed = ROLE_SCOPES[role]
+    wanted = set(allowed) if scopes is None else scopes
+    if not wanted <= allowed:
+        raise ValueError(f"role {role} cannot have: {format_scope(wanted - allowed)}")
+    client_id = f"{role}-{secrets.token_hex(8)}"
+    secret, secret_hash = new_client_secret()
+    await session.execute(
+        insert(Client).values(
+            client_id=client_id,
+            name=name,
+            role=role,
+            scopes=sorted(wanted),
+            secret_hash=secret_hash,
+        )
+    )
+    return client_id, secret
+
+
+def _granted_scopes(requested: str | None, allowed: frozenset[str]) -> set[str]:
+    wanted = parse_scope(requested)
+    if not wanted:
+        return set(allowed)
+    if not wanted <= allowed:
+        raise OAuthError(
+            "invalid_scope", f"Not allowed for this client: {format_scope(wanted - allowed)}."
+        )
+    return wanted
+
+
+async def client_credentials_grant(
+    auth: AuthContext, client: ClientIdentity, scope: str | None
+) -> IssuedTokens:
+    granted = _granted_scopes(scope, client.scopes & ROLE_SCOPES[client.role])
+    token, lifetime = issue_access_token(
+        auth, subject=client.client_id, client_id=client.client_id, role=client.role, scopes=granted
+    )
+    return IssuedTokens(token, lifetime, format_scope(granted))
+
+
+# Users ---------------------------------------------------------------------------------------
+
+
+class Throttle:
+    """Failed sign-ins counted per keyed hash of the username and of the client address."""
+
+    def __init__(self, auth: AuthContext, session: AsyncSession) -> None:
+        self.settings = auth.settings
+        self.hasher = auth.hasher
+        self.session = session
+
+    def keys(self, username: str, address: str) -> dict[str, int]:
+        return {
+            "u:" + self.hasher.digest("login-username", username.lower())[:64]: (
+                self.settings.login_max_failures_per_username
+            ),
+            "a:" + self.hasher.digest("login-address", address)[:64]: (
+                self.settings.login_max_failures_per_address
+            ),
+        }
+
+    async def check(self, username: str, address: str, now: datetime) -> None:
+        keys = self.keys(username, address)
+        locked = (
+            await self.session.execute(
+                select(func.max(LoginThrottle.locked_until)).where(
+                    LoginThrottle.key.in_(keys), LoginThrottle.locked_until > now
+                )
+            )
+        ).scalar_one_or_none()
+        if locked is not None:
+            wait = max(1, math.ceil((locked - now).total_seconds()))
+            raise TooManyLoginAttempts(
+                f"Too many failed attempts; try again in {wait} seconds.",
+                headers={"Retry-After": str(wait)},
+            )
+
+    async def record_failure(self, username: str, address: str, now: datetime) -> None:
+        forget_after = timedelta(seconds=self.settings.login_lockout_max_seconds)
+        for key, limit in self.keys(username, address).items():
+            streak_is_old = LoginThrottle.last_failure_at < now - forget_after
+            statement = (
+                pg_insert(LoginThrottle)
+                .values(key=key, failures=1, last_failure_at=now)
+                .on_conflict_do_update(
+                    index_elements=[LoginThrottle.key],
+                    set_={
+                        # Old failures are forgotten: a new streak starts at one.
+                        "failures": case((streak_is_old, 1), else_=LoginThrottle.failures + 1),
+                        "last_failure_at": now,
+                    },
+                )
+                .returning(LoginThrottle.failures)
+            )
+            count = (await self.session.execute(statement)).scalar_one()
+            if count >= limit:
+                seconds = min(
+                    self.settings.login_lockout_seconds * 2 ** min(count - limit, 16),
+                    self.settings.login_lockout_max_seconds,
+                )
+                await self.session.execute(
+                    update(LoginThrottle)
+                    .where(LoginThrottle.key == key)
+                    .values(locked_until=now + timedelta(seconds=seconds))
+                )
+
+    async def record_success(self, username: str, address: str) -> None:
+        username_key = next(iter(self.keys(username, address)))
+        await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == username_key))
+
+
+async def password_grant(
+    session: AsyncSession,
+    auth: AuthContext,
+    client: ClientIdentity,
+    *,
+    username: str | None,
+    password: str | None,
+    scope: str | None,
+    address: str,
+) -> IssuedTokens:
+    if client.role != "frontend":
+        raise OAuthError("unauthorized_client", "This client may not sign users in.")
+    if not username or not password:
+        raise OAuthError("invalid_request", "username and password are required.")
+    granted = _granted_scopes(scope, SUBJECT_SCOPES)
+    now = utcnow()
+    throttle = Throttle(auth, session)
+    await throttle.check(username, address, now)
+    row = (
+        await session.execute(
+            select(Credential.user_id, Credential.password_hash, User.status)
+            .join(User, User.id == Credential.user_id)
+            .where(func.lower(Credential.username) == username.lower())
+        )
+    ).one_or_none()
+    # The hash is checked even for an unknown username (against a dummy), so timing tells nothing.
+    valid = auth.passwords.verify(row.password_hash if row else None, password)
+    if row is None or not valid or row.status != "active":
+        await throttle.record_failure(username, address, now)
+        raise OAuthError("invalid_grant", "The username or password is wrong.")
+    await throttle.record_success(username, address)
+    values: dict[str, Any] = {"last_login_at": now}
+    if auth.passwords.needs_rehash(row.password_hash):
+        values["password_hash"] = auth.passwords.hash(password)
+    await session.execute(
+        update(Credential).where(Credential.user_id == row.user_id).values(**values)
+    )
+    return await _issue_user_tokens(
+        session, auth, user_id=row.user_id, client=client, scopes=granted, family_id=uuid.uuid4()
+    )
+
+
+async def _issue_user_tokens(
+    session: AsyncSession,
+    auth: AuthContext,
+    *,
+    user_id: uuid.UUID,
+    client: ClientIdentity,
+    scopes: set[str],
+    family_id: uuid.UUID,
+) -> IssuedTokens:
+    now = utcnow()
+    access, lifetime = issue_access_token(
+        auth,
+        subject=str(user_id),
+        client_id=client.client_id,
+        role="subject",
+        scopes=scopes,
+        now=now,
+    )
+    refresh = secrets.token_urlsafe(32)
+    await session.execute(
+        insert(RefreshToken).values(
+            family_id=family_id,
+            token_hash=_sha256(refresh),
+            user_id=user_id,
+            client_id=client.client_id,
+            scope=format_scope(scopes),
+            issued_at=now,
+            expires_at=now + timedelta(days=auth.settings.refresh_token_days),
+        )
+    )
+    return IssuedTokens(access, lifetime, format_scope(scopes), refresh)
+
+
+async def refresh_grant(
+    session: AsyncSession,
+    auth: AuthContext,
+    client: ClientIdentity,
+    *,
+    refresh_token: str | None,
+    scope: str | None,
+) -> IssuedTokens:
+    if not refresh_token:
+        raise OAuthError("invalid_request", "refresh_token is required.")
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(RefreshToken, User.status)
+            .join(User, User.id == RefreshToken.user_id)
+            .where(RefreshToken.token_hash == _sha256(refresh_token))
+            .with_for_update(of=RefreshToken)
+        )
+    ).one_or_none()
+    if row is None or row[0].client_id != client.client_id:
+        raise OAuthError("invalid_grant", "The refresh token is not valid.")
+    token: RefreshToken = row[0]
+    if token.used_at is not None:
+        # Reuse: someone holds a copy. The whole family goes, including the newest token.
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == token.family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        raise OAuthError("invalid_grant", "The refresh token was already used.")
+    if token.revoked_at is not None or token.expires_at <= now or row.status != "active":
+        raise OAuthError("invalid_grant", "The refresh token is not valid.")
+    granted = _granted_scopes(scope, frozenset(parse_scope(token.scope)))
+    token.used_at = now
+    return await _issue_user_tokens(
+        session,
+        auth,
+        user_id=token.user_id,
+        client=client,
+        scopes=granted,
+        family_id=token.family_id,
+    )
+
+
+async def revoke_token(
+    session: AsyncSession, auth: AuthContext, client: ClientIdentity, token: str
+) -> None:
+    """RFC 7009: revokes a refresh token (its whole family) or an access token of this client.
+    Unknown tokens are ignored, as the RFC asks."""
+    now = utcnow()
+    family = (
+        await session.execute(
+            select(RefreshToken.family_id).where(
+                RefreshToken.token_hash == _sha256(token),
+                RefreshToken.client_id == client.client_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if family is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return
+    try:
+        claims = tokens.verify(
+            token,
+            auth.keys.verifying_key,
+            issuer=auth.issuer,
+            audience=auth.settings.jwt_audience,
+            leeway=auth.settings.token_leeway_seconds,
+        )
+    except tokens.InvalidToken:
+        return
+    if claims.get("client_id") != client.client_id:
+        return
+    await session.execute(
+        pg_insert(RevokedAccessToken)
+        .values(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC))
+        .on_conflict_do_nothing()
+    )
+
+
+async def revoke_user_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Ends every refresh token family of a user (closure, erasure)."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def create_credentials(
+    session: AsyncSession, auth: AuthContext, user_id: uuid.UUID, username: str, password: str
+) -> None:
+    await session.execute(
+        insert(Credential).values(
+            user_id=user_id, username=username, password_hash=auth.passwords.hash(password)
+        )
+    )
+
+
+async def username_taken(session: AsyncSession, username: str) -> bool:
+    found = await session.execute(
+        select(literal(1)).where(func.lower(Credential.username) == username.lower())
+    )
+    return found.first() is not None
+
+
+async def principal_still_valid(
+    session: AsyncSession, *, jti: str, user_id: uuid.UUID | None, client_id: str
+) -> bool:
+    """One indexed read per request: not revoked, client enabled, and the user still active."""
+    revoked = select(literal(1)).where(RevokedAccessToken.jti == jti).exists()
+    client_ok = (
+        select(literal(1))
+        .where(Client.client_id == client_id, Client.disabled_at.is_(None))
+        .exists()
+    )
+    checks = [~revoked, client_ok]
+    if user_id is not None:
+        checks.append(
+            select(literal(1)).where(and_(User.id == user_id, User.status == "active")).exists()
+        )
+    return bool((await session.execute(select(and_(*checks)))).scalar_one())

@@ -1,0 +1,100 @@
+"""JWT signing and verification: the only module that uses python-jose.
+
+RFC 8725 habits: one fixed algorithm (RS256) for every key, the key chosen by our code from the
+``kid`` (never a key set handed to the library), ``typ`` checked, and ``iss``, ``aud``, ``exp``,
+``nbf`` and ``iat`` required and validated. Keys are built once (``jwk.construct``), not per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jose import jwk, jwt
+from jose.exceptions import JOSEError
+
+ALGORITHM = "RS256"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 access-token type)
+_ACCEPTED_TYPES = {"at+jwt", "application/at+jwt"}
+
+
+class InvalidToken(Exception):
+    """The token is not one of ours, or no longer valid; the message is safe to show."""
+
+
+class JoseKey:
+    """A private key built once for signing, with its public half for verifying and the JWKS."""
+
+    def __init__(self, kid: str, private_pem: bytes) -> None:
+        self.kid = kid
+        self._signer = jwk.construct(private_pem.decode("ascii"), ALGORITHM)
+        self._verifier = self._signer.public_key()
+        public = self._verifier.to_dict()
+        self.public_jwk: dict[str, str] = {
+            "kty": public["kty"],
+            "n": public["n"],
+            "e": public["e"],
+            "kid": kid,
+            "alg": ALGORITHM,
+            "use": "sig",
+        }
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        token: str = jwt.encode(
+            dict(claims),
+            self._signer,
+            algorithm=ALGORITHM,
+            headers={"kid": self.kid, "typ": TOKEN_TYPE},
+        )
+        return token
+
+    def verify(self, token: str, *, issuer: str, audience: str, leeway: int) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self._verifier,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={
+                "require_iat": True,
+                "require_exp": True,
+                "require_nbf": True,
+                "require_iss": True,
+                "require_aud": True,
+                "require_sub": True,
+                "require_jti": True,
+                "leeway": leeway,
+            },
+        )
+        return claims
+
+
+def verify(
+    token: str,
+    key_for: Callable[[str], JoseKey | None],
+    *,
+    issuer: str,
+    audience: str,
+    leeway: int,
+) -> dict[str, Any]:
+    """Checks the header against our rules, picks the key by ``kid``, verifies and validates."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError as exc:
+        raise InvalidToken("The token is malformed.") from exc
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken("The token's algorithm is not accepted.")
+    if header.get("typ") not in _ACCEPTED_TYPES:
+        raise InvalidToken("The token is not an access token.")
+    kid = header.get("kid")
+    key = key_for(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidToken("The token's signing key is not known.")
+    try:
+        return key.verify(token, issuer=issuer, audience=audience, leeway=leeway)
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("The token has expired.") from exc
+    except jwt.JWTClaimsError as exc:
+        raise InvalidToken(f"The token's claims are not valid: {exc}") from exc
+    except JOSEError as exc:
+        raise InvalidToken("The token's signature is not valid.") from exc
