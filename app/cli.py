@@ -104,22 +104,38 @@ def clients_create(
 def users_create(
     username: Annotated[str, typer.Option()],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
-    kind: Annotated[str, typer.Option(help="private or company")] = "private",
+    first_name: Annotated[str, typer.Option()] = "Testi",
+    last_name: Annotated[str, typer.Option()] = "Käyttäjä",
+    email: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Create a user who can sign in (for local testing)."""
+    """Create a private user who can sign in (for local testing; source `import`)."""
+    from pydantic import ValidationError
+
     from app.users import service as users
+    from app.users.schemas import PrivateUserCreate
 
     context = _auth_context()
+    try:
+        body = PrivateUserCreate(
+            kind="private",
+            username=username,
+            password=password,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+        )
+    except ValidationError as exc:
+        fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+        raise typer.BadParameter(f"invalid: {fields}") from exc
 
     async def run() -> str:
         async with _session() as session:
-            return str(
-                await users.create_account(
-                    session, context, kind=kind, username=username, password=password
-                )
+            user_id = await users.create_user(
+                session, context, body, source="import", actor="cli", request_id=None
             )
+            return str(user_id)
 
-    echo_json({"id": asyncio.run(run()), "username": username, "kind": kind})
+    echo_json({"id": asyncio.run(run()), "username": username, "kind": "private"})
 
 
 @cli.command()

@@ -22,7 +22,11 @@ from app.core.settings import Settings, get_settings
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from app.db.session import Database
+from app.events.router import router as events_router
 from app.health.router import router as health_router
+from app.records.router import router as records_router
+from app.register_updates.router import router as register_updates_router
+from app.users.identity_codes import IdentityCodeCipher
 from app.users.router import router as users_router
 
 log = get_logger("app.main")
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
     app.state.migration_heads = migrate.head_revisions()
     app.state.auth = build_auth_context(settings)
+    app.state.identity_codes = IdentityCodeCipher.from_settings(settings)
 
     install_error_handlers(app)
     install_openapi(app)
@@ -88,6 +93,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(users_router)
+    app.include_router(records_router)
+    app.include_router(events_router)
+    app.include_router(register_updates_router)
     return app
 
 

@@ -7,6 +7,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.db.migrate import include_name
 from app.db.models import Base
 
 config = context.config
@@ -19,6 +20,7 @@ def do_run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        include_name=include_name,
         transaction_per_migration=False,
     )
     with context.begin_transaction():

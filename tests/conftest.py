@@ -186,19 +186,31 @@ class Actors:
         return self.frontend
 
     async def user(
-        self,
-        username: str | None = None,
-        password: str = "correct horse battery",
-        kind: str = "private",
+        self, username: str | None = None, password: str = "correct horse battery", **profile
     ) -> uuid.UUID:
-        from app.users import service as users
+        """A user made as the CLI makes one (source `import`); private unless `kind` says."""
+        from pydantic import TypeAdapter
 
-        return await users.create_account(
-            self.session,
-            self.app.state.auth,
-            kind=kind,
-            username=username or f"user-{uuid.uuid4().hex[:10]}",
-            password=password,
+        from app.users import service as users
+        from app.users.schemas import UserCreate
+
+        kind = profile.pop("kind", "private")
+        defaults = (
+            {"first_name": "Testi", "last_name": "Käyttäjä"}
+            if kind == "private"
+            else {"company_name": "Testi Oy", "business_id": "2077474-0"}
+        )
+        body = TypeAdapter(UserCreate).validate_python(
+            {
+                "kind": kind,
+                "username": username or f"user-{uuid.uuid4().hex[:10]}",
+                "password": password,
+                **defaults,
+                **profile,
+            }
+        )
+        return await users.create_user(
+            self.session, self.app.state.auth, body, source="import", actor="test", request_id=None
         )
 
     async def login(self, username: str, password: str = "correct horse battery") -> httpx.Response:

@@ -13,7 +13,12 @@ from app.db.models import Base
 
 def _differences(connection: Connection) -> list[object]:
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "compare_server_default": True}
+        connection,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_name": migrate.include_name,
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -73,6 +73,7 @@ class Principal:
     scopes: frozenset[str]
     jti: str
     user_id: uuid.UUID | None  # set for a signed-in user (role "subject")
+    request_id: str | None = None
 
     @property
     def is_user(self) -> bool:
@@ -81,6 +82,11 @@ class Principal:
     def actor(self) -> str:
         """How the caller is named in provenance and audit records."""
         return f"user:{self.user_id}" if self.user_id else f"client:{self.client_id}"
+
+    @property
+    def source(self) -> str:
+        """Where data this caller writes comes from (provenance): the person, or staff."""
+        return "staff" if self.role in ("staff", "dpo") else "subject"
 
 
 async def authenticate(
@@ -121,6 +127,7 @@ async def authenticate(
         scopes=frozenset(parse_scope(claims.get("scope"))),
         jti=claims["jti"],
         user_id=user_id,
+        request_id=getattr(request.state, "request_id", None),
     )
     if not await service.principal_still_valid(
         session, jti=principal.jti, user_id=user_id, client_id=client_id
@@ -133,23 +140,33 @@ async def authenticate(
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-def require(scope: str) -> Any:
-    """``caller: Annotated[Principal, require("users:read")]``: the scope enforced, and stated in
-    the OpenAPI document."""
-    return Security(RequireScope(scope), scopes=[scope])
+class NotForUserTokens(AppError):
+    status = 403
+    type = "not-for-user-tokens"
+    title = "Not available to user tokens"
 
 
 class RequireScope:
-    """A dependency that lets the call through only with the given scope."""
+    """A dependency that lets the call through only with the given scope (and, for operations
+    across many users, only for client tokens)."""
 
-    def __init__(self, scope: str) -> None:
+    def __init__(self, scope: str, *, clients_only: bool = False) -> None:
         assert scope in SCOPES, scope
         self.scope = scope
+        self.clients_only = clients_only
 
     async def __call__(self, principal: Caller) -> Principal:
         if self.scope not in principal.scopes:
             raise InsufficientScope(self.scope)
+        if self.clients_only and principal.is_user:
+            raise NotForUserTokens("This operation spans many users or is staff work.")
         return principal
+
+
+def require(scope: str, *, clients_only: bool = False) -> Any:
+    """``caller: Annotated[Principal, require("users:read")]``: the scope enforced, and stated in
+    the OpenAPI document."""
+    return Security(RequireScope(scope, clients_only=clients_only), scopes=[scope])
 
 
 UserRef = Annotated[

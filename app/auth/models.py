@@ -90,3 +90,13 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(server_default="0")
     last_failure_at: Mapped[datetime] = mapped_column(server_default=func.now())
     locked_until: Mapped[datetime | None]
+
+
+class RateWindow(Base):
+    """Requests counted per key and fixed window (e.g. registrations per client per minute)."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(server_default="0")

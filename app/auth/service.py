@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import tokens
 from app.auth.keys import KeyRing
-from app.auth.models import Client, Credential, LoginThrottle, RefreshToken, RevokedAccessToken
+from app.auth.models import (
+    Client,
+    Credential,
+    LoginThrottle,
+    RateWindow,
+    RefreshToken,
+    RevokedAccessToken,
+)
 from app.auth.passwords import Passwords
 from app.auth.scopes import ROLE_SCOPES, SUBJECT_SCOPES, format_scope, parse_scope
 from app.core.errors import AppError
@@ -38,6 +45,12 @@ class OAuthError(Exception):
         self.error = error
         self.description = description
         self.status = status
+
+
+class RateLimited(AppError):
+    status = 429
+    type = "rate-limited"
+    title = "Too many requests"
 
 
 class TooManyLoginAttempts(AppError):
@@ -448,3 +461,28 @@ async def principal_still_valid(
             select(literal(1)).where(and_(User.id == user_id, User.status == "active")).exists()
         )
     return bool((await session.execute(select(and_(*checks)))).scalar_one())
+
+
+async def consume_rate(
+    session: AsyncSession, key: str, limit: int, window_seconds: int = 60
+) -> None:
+    """Counts one request against ``key`` in the current fixed window; 429 past ``limit``."""
+    now = utcnow()
+    start = datetime.fromtimestamp(now.timestamp() // window_seconds * window_seconds, UTC)
+    count = (
+        await session.execute(
+            pg_insert(RateWindow)
+            .values(key=key, window_start=start, count=1)
+            .on_conflict_do_update(
+                index_elements=[RateWindow.key, RateWindow.window_start],
+                set_={"count": RateWindow.count + 1},
+            )
+            .returning(RateWindow.count)
+        )
+    ).scalar_one()
+    if count > limit:
+        wait = max(1, math.ceil((start + timedelta(seconds=window_seconds) - now).total_seconds()))
+        raise RateLimited(
+            f"At most {limit} per {window_seconds} seconds; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )

@@ -76,6 +76,24 @@ class Settings(BaseSettings):
         "Default: generated once in <data_dir>/secret.key.",
     )
 
+    identity_code_keys: SecretStr | None = Field(
+        default=None,
+        description='JSON {"<key id>": "<base64 of 32 bytes>"}; the greatest key id encrypts. '
+        "Default: key files in <data_dir>/identity-code-keys.",
+    )
+    identity_code_index_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the identity codes' lookup HMAC. "
+        "Default: generated in <data_dir>/identity-code-index.key.",
+    )
+    allow_temporary_identity_codes: bool = Field(
+        default=False, description="Accept temporary identity codes (individual number 900-999)."
+    )
+    registrations_per_minute: int = Field(
+        default=30, ge=1, description="Registrations a client may make per minute."
+    )
+    events_retention_months: int = Field(default=24, ge=1)
+
     @property
     def keys_dir(self) -> Path:
         return self.jwt_keys_dir or self.data_dir / "keys"

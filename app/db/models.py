@@ -1,7 +1,19 @@
 """Every domain's models, imported so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from app.audit import models as audit_models
 from app.auth import models as auth_models
 from app.db.base import Base
+from app.events import models as events_models
+from app.records import models as records_models
+from app.register_updates import models as register_updates_models
 from app.users import models as users_models
 
-__all__ = ["Base", "auth_models", "users_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "auth_models",
+    "events_models",
+    "records_models",
+    "register_updates_models",
+    "users_models",
+]

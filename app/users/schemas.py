@@ -1,16 +1,191 @@
-"""Shapes of the users API."""
+"""Shapes of the users API: profiles of both kinds, registration, updates, search, history."""
+
+from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.core.pagination import PageInfo
+from app.core.validators import (
+    BusinessId,
+    Country,
+    Email,
+    IdentityCode,
+    Phone,
+)
+
+Language = Literal["fi", "sv", "en"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LongName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@+-]+$"
+    ),
+]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=256)]
+EInvoiceAddress = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=4, max_length=100)
+]
 
 
-class UserRead(BaseModel):
+def _plausible_birth_date(value: date) -> date:
+    if value > date.today():
+        raise ValueError("is in the future")
+    if value.year < 1900:
+        raise ValueError("is before 1900")
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_plausible_birth_date)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Address(Input):
+    street: LongName = Field(description="Street address.")
+    postal_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=16)
+    ] = Field(description="Postal code (five digits in Finland).")
+    city: Name = Field(description="Post office or city.")
+    country: Country = Field(default="FI", description="ISO 3166-1 alpha-2 country code.")
+
+
+class PrivateUserCreate(Input):
+    kind: Literal["private"] = Field(description="A private person.")
+    username: Username = Field(description="Sign-in name; unique regardless of case.")
+    password: Password = Field(description="At least 10 characters; stored as argon2id only.")
+    first_name: Name = Field(description="First name.")
+    last_name: Name = Field(description="Last name.")
+    birth_date: BirthDate | None = Field(default=None, description="Date of birth (gives age).")
+    language: Language = Field(default="fi", description="Language of communication.")
+    address: Address | None = Field(default=None, description="Postal address.")
+    phone: Phone | None = Field(default=None, description="Phone; stored as E.164.")
+    email: Email | None = Field(default=None, description="E-mail address.")
+
+
+class CompanyUserCreate(Input):
+    kind: Literal["company"] = Field(description="A company (legal person).")
+    username: Username = Field(description="Sign-in name; unique regardless of case.")
+    password: Password = Field(description="At least 10 characters; stored as argon2id only.")
+    company_name: LongName = Field(description="The company's registered name.")
+    business_id: BusinessId = Field(description="Business ID (Y-tunnus), NNNNNNN-C; unique.")
+    contact_name: LongName | None = Field(default=None, description="Contact person's name.")
+    language: Language = Field(default="fi", description="Language of communication.")
+    address: Address | None = Field(default=None, description="Postal address.")
+    phone: Phone | None = Field(default=None, description="Phone; stored as E.164.")
+    email: Email | None = Field(default=None, description="E-mail address.")
+    e_invoice_address: EInvoiceAddress | None = Field(
+        default=None, description="E-invoicing address (OVT or IBAN-based)."
+    )
+
+
+UserCreate = Annotated[PrivateUserCreate | CompanyUserCreate, Field(discriminator="kind")]
+
+
+class UserUpdate(Input):
+    """Only the fields sent change; `null` clears an optional one. Fields of the other kind of
+    user are refused."""
+
+    first_name: Name | None = Field(default=None, description="Private users.")
+    last_name: Name | None = Field(default=None, description="Private users.")
+    birth_date: BirthDate | None = Field(default=None, description="Private users.")
+    company_name: LongName | None = Field(default=None, description="Company users.")
+    business_id: BusinessId | None = Field(default=None, description="Company users.")
+    contact_name: LongName | None = Field(default=None, description="Company users.")
+    e_invoice_address: EInvoiceAddress | None = Field(default=None, description="Company users.")
+    language: Language | None = Field(default=None, description="Language of communication.")
+    address: Address | None = Field(default=None, description="Replaces the whole address.")
+    phone: Phone | None = Field(default=None, description="Phone; stored as E.164.")
+    email: Email | None = Field(default=None, description="E-mail address.")
+
+
+class IdentityCodeStatus(BaseModel):
+    masked: str = Field(description="Date and century sign only, e.g. `131052-****`.")
+    method: str = Field(description="How the person was strongly identified.")
+    verified_at: datetime = Field(description="When the code was stored.")
+
+
+class UserReadBase(BaseModel):
     id: uuid.UUID = Field(description="The user's id.")
-    kind: Literal["private", "company"] = Field(description="Private person or company.")
     status: Literal["active", "closed", "erased"] = Field(description="Account status.")
-    username: str | None = Field(description="Sign-in name (case-insensitive, unique).")
+    username: str | None = Field(description="Sign-in name.")
+    language: Language = Field(description="Language of communication.")
+    address: Address | None = Field(description="Postal address.")
+    phone: str | None = Field(description="Phone, E.164.")
+    email: str | None = Field(description="E-mail address.")
+    deceased_on: date | None = Field(description="Date of death from the population register.")
     created_at: datetime = Field(description="When the user registered.")
     updated_at: datetime = Field(description="When the profile last changed.")
+
+
+class PrivateUserRead(UserReadBase):
+    kind: Literal["private"] = Field(description="A private person.")
+    first_name: str | None = Field(description="First name.")
+    last_name: str | None = Field(description="Last name.")
+    birth_date: date | None = Field(description="Date of birth.")
+    age: int | None = Field(description="Age in whole years today, from the birth date.")
+    identity_code: IdentityCodeStatus | None = Field(
+        description="Whether an identity code is held, masked."
+    )
+
+
+class CompanyUserRead(UserReadBase):
+    kind: Literal["company"] = Field(description="A company.")
+    company_name: str | None = Field(description="Registered name.")
+    business_id: str | None = Field(description="Business ID (Y-tunnus).")
+    contact_name: str | None = Field(description="Contact person's name.")
+    e_invoice_address: str | None = Field(description="E-invoicing address.")
+
+
+UserRead = Annotated[PrivateUserRead | CompanyUserRead, Field(discriminator="kind")]
+
+
+class UserPage(PageInfo):
+    items: list[PrivateUserRead | CompanyUserRead] = Field(description="Users, oldest first.")
+
+
+class IdentityCodeSet(Input):
+    identity_code: IdentityCode = Field(description="Personal identity code (henkilötunnus).")
+    method: Literal["bank_id", "mobile_id", "certificate_card", "in_person", "dvv"] = Field(
+        description="How the person was strongly identified."
+    )
+
+
+class IdentityCodeRead(BaseModel):
+    identity_code: str = Field(description="The full identity code.")
+    method: str = Field(description="How the person was strongly identified.")
+    verified_at: datetime = Field(description="When the code was stored.")
+
+
+class UserSearch(Input):
+    identity_code: IdentityCode = Field(description="Exact identity code to look for.")
+
+
+class UserSearchResult(BaseModel):
+    items: list[PrivateUserRead | CompanyUserRead] = Field(description="Zero or one user.")
+
+
+class ChangeRead(BaseModel):
+    id: int = Field(description="Change number, increasing.")
+    changed_at: datetime = Field(description="When.")
+    source: Literal["subject", "staff", "dvv", "posti", "import"] = Field(
+        description="Where the change came from."
+    )
+    actor: str = Field(description="Who made it: `user:<id>` or `client:<client_id>`.")
+    category: str = Field(description="Which of the register's categories changed.")
+    action: str = Field(description="What happened: `created`, `updated`, `closed`, ...")
+    fields: list[str] = Field(description="Which fields changed.")
+    changes: dict[str, Any] = Field(
+        description="Old and new values per field; identity codes only as `changed`."
+    )
+    update_id: str | None = Field(description="The register update (DVV, Posti) it came from.")
+
+
+class ChangePage(PageInfo):
+    items: list[ChangeRead] = Field(description="Changes, oldest first.")

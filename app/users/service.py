@@ -1,49 +1,631 @@
-"""The register's users: reading and writing profiles."""
+"""The register's users: registration, profiles, closure, listing, identity codes, provenance."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.auth import service as auth
-from app.auth.dependencies import UserNotFound
+from app.auth.dependencies import Principal, UserNotFound
 from app.auth.models import Credential
-from app.users.models import User
-from app.users.schemas import UserRead
+from app.core.errors import AppError, Conflict, PreconditionFailed
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.validators import mask_identity_code
+from app.users.identity_codes import IdentityCodeCipher, Sealed
+from app.users.models import IdentityCode, User, UserChange
+from app.users.schemas import (
+    Address,
+    ChangePage,
+    ChangeRead,
+    CompanyUserCreate,
+    CompanyUserRead,
+    IdentityCodeRead,
+    IdentityCodeSet,
+    IdentityCodeStatus,
+    PrivateUserCreate,
+    PrivateUserRead,
+    UserPage,
+    UserUpdate,
+)
+
+AnyUserRead = PrivateUserRead | CompanyUserRead
+
+PRIVATE_ONLY = {"first_name", "last_name", "birth_date"}
+COMPANY_ONLY = {"company_name", "business_id", "contact_name", "e_invoice_address"}
+REQUIRED = {"first_name", "last_name", "company_name", "business_id"}
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> UserRead:
-    row = (
-        await session.execute(
-            select(
-                User.id,
-                User.kind,
-                User.status,
-                Credential.username,
-                User.created_at,
-                User.updated_at,
-            )
-            .outerjoin(Credential, Credential.user_id == User.id)
-            .where(User.id == user_id)
+class UsernameTaken(Conflict):
+    type = "username-taken"
+    title = "Username taken"
+
+
+class BusinessIdTaken(Conflict):
+    type = "business-id-taken"
+    title = "Business ID already registered"
+
+
+class IdentityCodeTaken(Conflict):
+    type = "identity-code-taken"
+    title = "Identity code belongs to another user"
+
+
+class FieldNotApplicable(AppError):
+    status = 422
+    type = "field-not-applicable"
+    title = "Field does not apply to this kind of user"
+
+
+class AccountNotActive(Conflict):
+    type = "account-not-active"
+    title = "The account is not active"
+
+
+class IdentityCodeNotHeld(UserNotFound):
+    type = "identity-code-not-found"
+    title = "No identity code held"
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+def _profile_query() -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            User.id,
+            User.kind,
+            User.status,
+            User.language,
+            User.first_name,
+            User.last_name,
+            User.birth_date,
+            User.company_name,
+            User.business_id,
+            User.contact_name,
+            User.e_invoice_address,
+            User.street,
+            User.postal_code,
+            User.city,
+            User.country,
+            User.phone,
+            User.email,
+            User.deceased_on,
+            User.created_at,
+            User.updated_at,
+            Credential.username,
+            IdentityCode.masked.label("identity_masked"),
+            IdentityCode.method.label("identity_method"),
+            IdentityCode.verified_at.label("identity_verified_at"),
         )
-    ).one_or_none()
+        .outerjoin(Credential, Credential.user_id == User.id)
+        .outerjoin(IdentityCode, IdentityCode.user_id == User.id)
+    )
+
+
+def age_on(birth_date: date, today: date) -> int:
+    return (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
+
+
+def _to_read(row: Any) -> AnyUserRead:
+    address = (
+        Address.model_construct(
+            street=row.street, postal_code=row.postal_code, city=row.city, country=row.country
+        )
+        if row.street is not None
+        else None
+    )
+    common = {
+        "id": row.id,
+        "status": row.status,
+        "username": row.username,
+        "language": row.language,
+        "address": address,
+        "phone": row.phone,
+        "email": row.email,
+        "deceased_on": row.deceased_on,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if row.kind == "company":
+        return CompanyUserRead(
+            kind="company",
+            company_name=row.company_name,
+            business_id=row.business_id,
+            contact_name=row.contact_name,
+            e_invoice_address=row.e_invoice_address,
+            **common,
+        )
+    identity = (
+        IdentityCodeStatus(
+            masked=row.identity_masked,
+            method=row.identity_method,
+            verified_at=row.identity_verified_at,
+        )
+        if row.identity_masked
+        else None
+    )
+    return PrivateUserRead(
+        kind="private",
+        first_name=row.first_name,
+        last_name=row.last_name,
+        birth_date=row.birth_date,
+        age=age_on(row.birth_date, date.today()) if row.birth_date else None,
+        identity_code=identity,
+        **common,
+    )
+
+
+def etag_of(user: AnyUserRead) -> str:
+    """A strong ETag: the hash of the representation itself (age included)."""
+    return '"' + hashlib.sha256(user.model_dump_json().encode()).hexdigest()[:32] + '"'
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> AnyUserRead:
+    query = _profile_query().where(User.id == user_id)
+    if lock:
+        query = query.with_for_update(of=User)
+    row = (await session.execute(query)).one_or_none()
     if row is None:
         raise UserNotFound("No such user.")
-    return UserRead.model_validate(row._asdict())
+    return _to_read(row)
 
 
-async def create_account(
+async def read_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> AnyUserRead:
+    user = await get_user(session, user_id)
+    await audit.log_access(
+        session, principal, [user_id], ["basic_data"], "read_user", principal.request_id
+    )
+    return user
+
+
+async def require_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> str:
+    """The user's status, or 404. Other domains call this before touching a user's data."""
+    query = select(User.status).where(User.id == user_id)
+    if lock:
+        query = query.with_for_update()
+    status = (await session.execute(query)).scalar_one_or_none()
+    if status is None:
+        raise UserNotFound("No such user.")
+    return status
+
+
+async def require_active_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    if await require_user(session, user_id, lock=True) != "active":
+        raise AccountNotActive("The account is closed or erased; its data cannot change.")
+
+
+# Provenance ------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+async def record_change(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    source: str,
+    actor: str,
+    category: str,
+    action: str,
+    changes: dict[str, tuple[Any, Any]],
+    request_id: str | None,
+    update_id: str | None = None,
+) -> None:
+    """Adds one provenance entry: which fields changed, from what to what, by whom and whence."""
+    await session.execute(
+        insert(UserChange).values(
+            user_id=user_id,
+            source=source,
+            actor=actor,
+            category=category,
+            action=action,
+            fields=sorted(changes),
+            changes={
+                field: {"from": _jsonable(old), "to": _jsonable(new)}
+                for field, (old, new) in changes.items()
+            },
+            request_id=request_id,
+            update_id=update_id,
+        )
+    )
+
+
+async def list_history(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, cursor: str | None, limit: int
+) -> ChangePage:
+    await require_user(session, user_id)
+    after = decode_cursor(cursor, 1)
+    query = select(UserChange).where(UserChange.user_id == user_id)
+    if after is not None:
+        query = query.where(UserChange.id > int(after[0]))
+    rows = (await session.scalars(query.order_by(UserChange.id).limit(limit + 1))).all()
+    items = [ChangeRead.model_validate(row, from_attributes=True) for row in rows[:limit]]
+    await audit.log_access(
+        session, principal, [user_id], ["history"], "read_history", principal.request_id
+    )
+    next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
+    return ChangePage(items=items, next_cursor=next_cursor)
+
+
+# Writing ---------------------------------------------------------------------------------------
+
+
+def _profile_values(body: PrivateUserCreate | CompanyUserCreate | UserUpdate) -> dict[str, Any]:
+    """Column values for the fields sent; the nested address spreads over its columns."""
+    values = body.model_dump(exclude_unset=True, exclude={"kind", "username", "password"})
+    if "address" in body.model_fields_set:
+        address = values.pop("address")
+        for column in ("street", "postal_code", "city", "country"):
+            values[column] = address[column] if address else None
+    return values
+
+
+async def _unique_or_conflict(session: AsyncSession, statement: Any) -> Any:
+    try:
+        async with session.begin_nested():
+            return await session.execute(statement)
+    except IntegrityError as exc:
+        if "uq_users_business_id" in str(exc.orig):
+            raise BusinessIdTaken("A user with this Business ID is already registered.") from None
+        raise
+
+
+async def register(
     session: AsyncSession,
     auth_context: auth.AuthContext,
+    principal: Principal,
+    body: PrivateUserCreate | CompanyUserCreate,
+) -> AnyUserRead:
+    await auth.consume_rate(
+        session,
+        f"register:{principal.client_id}",
+        auth_context.settings.registrations_per_minute,
+    )
+    user_id = await create_user(
+        session,
+        auth_context,
+        body,
+        source=principal.source,
+        actor=principal.actor(),
+        request_id=principal.request_id,
+    )
+    return await get_user(session, user_id)
+
+
+async def create_user(
+    session: AsyncSession,
+    auth_context: auth.AuthContext,
+    body: PrivateUserCreate | CompanyUserCreate,
     *,
-    kind: str,
-    username: str,
-    password: str,
+    source: str,
+    actor: str,
+    request_id: str | None,
 ) -> uuid.UUID:
-    user_id: uuid.UUID = (
-        await session.execute(insert(User).values(kind=kind).returning(User.id))
-    ).scalar_one()
-    await auth.create_credentials(session, auth_context, user_id, username, password)
+    """A user with credentials and the provenance of their data."""
+    if await auth.username_taken(session, body.username):
+        raise UsernameTaken("This username is taken; choose another.")
+    values = _profile_values(body)
+    result = await _unique_or_conflict(
+        session, insert(User).values(kind=body.kind, **values).returning(User.id)
+    )
+    user_id: uuid.UUID = result.scalar_one()
+    await auth.create_credentials(session, auth_context, user_id, body.username, body.password)
+    await record_change(
+        session,
+        user_id,
+        source=source,
+        actor=actor,
+        category="basic_data",
+        action="created",
+        changes={field: (None, value) for field, value in values.items()},
+        request_id=request_id,
+    )
     return user_id
+
+
+def _matches(if_match: str, etag: str) -> bool:
+    if if_match.strip() == "*":
+        return True
+    return any(candidate.strip() == etag for candidate in if_match.split(","))
+
+
+async def update_user(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    if_match: str | None,
+) -> AnyUserRead:
+    current = await get_user(session, user_id, lock=True)
+    if if_match is not None and not _matches(if_match, etag_of(current)):
+        raise PreconditionFailed("The user changed since you read it; read it again (ETag).")
+    if current.status != "active":
+        raise AccountNotActive("The account is closed or erased; its data cannot change.")
+    values = _profile_values(body)
+    not_applicable = set(values) & (COMPANY_ONLY if current.kind == "private" else PRIVATE_ONLY)
+    if not_applicable:
+        raise FieldNotApplicable(
+            f"Not for {current.kind} users: {', '.join(sorted(not_applicable))}."
+        )
+    cleared_required = {k for k, v in values.items() if k in REQUIRED and v is None}
+    if cleared_required:
+        raise FieldNotApplicable(f"Cannot be cleared: {', '.join(sorted(cleared_required))}.")
+    before = current.model_dump()
+    if current.address is not None:
+        before.update(current.address.model_dump())
+    else:
+        before.update(dict.fromkeys(("street", "postal_code", "city", "country")))
+    changes = {k: (before.get(k), v) for k, v in values.items() if before.get(k) != v}
+    if not changes:
+        return current
+    await _unique_or_conflict(
+        session,
+        update(User)
+        .where(User.id == user_id)
+        .values(**{k: v for k, (_, v) in changes.items()}, updated_at=func.now()),
+    )
+    await record_change(
+        session,
+        user_id,
+        source=principal.source,
+        actor=principal.actor(),
+        category="basic_data",
+        action="updated",
+        changes=changes,
+        request_id=principal.request_id,
+    )
+    return await get_user(session, user_id)
+
+
+async def apply_register_change(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    source: str,
+    actor: str,
+    action: str,
+    request_id: str | None,
+    update_id: str,
+) -> dict[str, tuple[Any, Any]]:
+    """Applies a change from a public register (DVV, Posti) with its provenance."""
+    columns = [getattr(User, name) for name in values]
+    current = (
+        await session.execute(select(*columns).where(User.id == user_id).with_for_update())
+    ).one()
+    changes = {
+        name: (old, new)
+        for (name, new), old in zip(values.items(), current, strict=True)
+        if old != new
+    }
+    if changes:
+        await session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(**{k: v for k, (_, v) in changes.items()}, updated_at=func.now())
+        )
+        await record_change(
+            session,
+            user_id,
+            source=source,
+            actor=actor,
+            category="basic_data",
+            action=action,
+            changes=changes,
+            request_id=request_id,
+            update_id=update_id,
+        )
+    return changes
+
+
+async def close_account(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    *,
+    source: str | None = None,
+    update_id: str | None = None,
+    deceased_on: date | None = None,
+) -> AnyUserRead:
+    """Closes the account: sign-in refused, sessions and tokens revoked, data kept until erased."""
+    status = await require_user(session, user_id, lock=True)
+    if status == "erased":
+        raise AccountNotActive("The account is erased.")
+    values: dict[str, Any] = {}
+    if status == "active":
+        values.update(status="closed", closed_at=datetime.now(UTC))
+    if deceased_on is not None:
+        values["deceased_on"] = deceased_on
+    if values:
+        await session.execute(
+            update(User).where(User.id == user_id).values(**values, updated_at=func.now())
+        )
+        await auth.revoke_user_sessions(session, user_id)
+        await record_change(
+            session,
+            user_id,
+            source=source or principal.source,
+            actor=principal.actor(),
+            category="basic_data",
+            action="deceased" if deceased_on else "closed",
+            changes={k: (status if k == "status" else None, v) for k, v in values.items()},
+            request_id=principal.request_id,
+            update_id=update_id,
+        )
+    return await get_user(session, user_id)
+
+
+# Listing and search ----------------------------------------------------------------------------
+
+
+async def list_users(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    kind: str | None,
+    email: str | None,
+    business_id: str | None,
+    name_prefix: str | None,
+    cursor: str | None,
+    limit: int,
+) -> UserPage:
+    query = _profile_query()
+    if kind:
+        query = query.where(User.kind == kind)
+    if email:
+        query = query.where(func.lower(User.email) == email.strip().lower())
+    if business_id:
+        query = query.where(User.business_id == business_id.strip())
+    if name_prefix:
+        pattern = (
+            name_prefix.strip()
+            .lower()
+            .replace("\\", "\\\\")
+            .replace("%", "\\%")
+            .replace("_", "\\_")
+            + "%"
+        )
+        query = query.where(
+            or_(
+                func.lower(User.last_name).like(pattern),
+                func.lower(User.first_name).like(pattern),
+                func.lower(User.company_name).like(pattern),
+            )
+        )
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        created, last_id = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        query = query.where(
+            or_(User.created_at > created, and_(User.created_at == created, User.id > last_id))
+        )
+    rows = (await session.execute(query.order_by(User.created_at, User.id).limit(limit + 1))).all()
+    items = [_to_read(row) for row in rows[:limit]]
+    await audit.log_access(
+        session,
+        principal,
+        [item.id for item in items],
+        ["basic_data"],
+        "list_users",
+        principal.request_id,
+    )
+    next_cursor = (
+        encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)])
+        if len(rows) > limit
+        else None
+    )
+    return UserPage(items=items, next_cursor=next_cursor)
+
+
+async def find_by_identity_code(
+    session: AsyncSession, principal: Principal, cipher: IdentityCodeCipher, code: str
+) -> list[AnyUserRead]:
+    user_id = (
+        await session.execute(
+            select(IdentityCode.user_id).where(IdentityCode.lookup_hash == cipher.lookup_hash(code))
+        )
+    ).scalar_one_or_none()
+    if user_id is None:
+        return []
+    await audit.log_access(
+        session,
+        principal,
+        [user_id],
+        ["basic_data", "identity_code"],
+        "search_by_identity_code",
+        principal.request_id,
+    )
+    return [await get_user(session, user_id)]
+
+
+# Identity codes --------------------------------------------------------------------------------
+
+
+async def set_identity_code(
+    session: AsyncSession,
+    principal: Principal,
+    cipher: IdentityCodeCipher,
+    user_id: uuid.UUID,
+    body: IdentityCodeSet,
+) -> IdentityCodeStatus:
+    if await require_user(session, user_id, lock=True) != "active":
+        raise AccountNotActive("The account is closed or erased.")
+    kind = (await session.execute(select(User.kind).where(User.id == user_id))).scalar_one()
+    if kind != "private":
+        raise FieldNotApplicable("Identity codes are for private users only.")
+    lookup = cipher.lookup_hash(body.identity_code)
+    holder = (
+        await session.execute(
+            select(IdentityCode.user_id).where(IdentityCode.lookup_hash == lookup)
+        )
+    ).scalar_one_or_none()
+    if holder is not None and holder != user_id:
+        raise IdentityCodeTaken("This identity code is held for another user.")
+    sealed = cipher.seal(user_id, body.identity_code)
+    values = {
+        "ciphertext": sealed.ciphertext,
+        "nonce": sealed.nonce,
+        "key_id": sealed.key_id,
+        "lookup_hash": lookup,
+        "masked": mask_identity_code(body.identity_code),
+        "method": body.method,
+        "verified_at": datetime.now(UTC),
+    }
+    existed = await session.get(IdentityCode, user_id)
+    if existed is None:
+        await session.execute(insert(IdentityCode).values(user_id=user_id, **values))
+    else:
+        await session.execute(
+            update(IdentityCode).where(IdentityCode.user_id == user_id).values(**values)
+        )
+    await record_change(
+        session,
+        user_id,
+        source=principal.source,
+        actor=principal.actor(),
+        category="identity_code",
+        action="updated" if existed else "created",
+        # The code itself never goes into the history; only that it changed and how it was verified.
+        changes={
+            "identity_code": ("set" if existed else None, "changed"),
+            "method": (None, body.method),
+        },
+        request_id=principal.request_id,
+    )
+    return IdentityCodeStatus(
+        masked=str(values["masked"]),
+        method=body.method,
+        verified_at=values["verified_at"],
+    )
+
+
+async def read_identity_code(
+    session: AsyncSession, principal: Principal, cipher: IdentityCodeCipher, user_id: uuid.UUID
+) -> IdentityCodeRead:
+    await require_user(session, user_id)
+    row = (
+        await session.execute(select(IdentityCode).where(IdentityCode.user_id == user_id))
+    ).scalar_one_or_none()
+    if row is None:
+        raise IdentityCodeNotHeld("No identity code is held for this user.")
+    code = cipher.open(user_id, Sealed(row.key_id, row.nonce, row.ciphertext))
+    await audit.log_access(
+        session, principal, [user_id], ["identity_code"], "read_identity_code", principal.request_id
+    )
+    return IdentityCodeRead(identity_code=code, method=row.method, verified_at=row.verified_at)

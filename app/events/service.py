@@ -1,0 +1,157 @@
+"""Event ingestion, keyset listing, and the monthly partitions with their retention."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.audit import service as audit
+from app.auth.dependencies import Principal
+from app.core.pagination import decode_cursor, encode_cursor
+from app.events.models import Event
+from app.events.schemas import EventBatch, EventIngestResult, EventPage, EventRead, RejectedEvent
+from app.users import service as users
+from app.users.models import User
+
+PARTITION_NAME = re.compile(r"^events_p(\d{4})(\d{2})$")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def month_start(moment: datetime | date) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+def next_month(start: date) -> date:
+    return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def months_back(start: date, months: int) -> date:
+    index = start.year * 12 + start.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(start: date) -> str:
+    return f"events_p{start.year:04d}{start.month:02d}"
+
+
+async def existing_partitions(connection: AsyncConnection | AsyncSession) -> set[str]:
+    rows = await connection.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'events'::regclass"
+        )
+    )
+    return {row[0] for row in rows}
+
+
+async def ensure_partitions(session: AsyncSession, months: set[date]) -> None:
+    """Creates the monthly partitions that are missing (a rare, brief DDL in the same
+    transaction, so an event is never stored without its partition)."""
+    missing = {m for m in months if partition_name(m) not in await existing_partitions(session)}
+    for start in sorted(missing):
+        await session.execute(
+            text(
+                f'CREATE TABLE IF NOT EXISTS "{partition_name(start)}" PARTITION OF events '
+                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{next_month(start).isoformat()}')"
+            )
+        )
+
+
+async def ingest(
+    session: AsyncSession, batch: EventBatch, retention_months: int
+) -> EventIngestResult:
+    now = datetime.now(UTC)
+    oldest = months_back(month_start(now), retention_months - 1)
+    user_ids = {event.user_id for event in batch.events}
+    known = set(
+        (
+            await session.scalars(
+                select(User.id).where(User.id.in_(user_ids), User.status == "active")
+            )
+        ).all()
+    )
+    rejected: list[RejectedEvent] = []
+    rows: list[dict[str, Any]] = []
+    for index, event in enumerate(batch.events):
+        occurred = event.occurred_at.astimezone(UTC)
+        if event.user_id not in known:
+            rejected.append(RejectedEvent(index=index, reason="unknown_user"))
+        elif occurred.date() < oldest:
+            rejected.append(RejectedEvent(index=index, reason="too_old"))
+        elif occurred > now + FUTURE_TOLERANCE:
+            rejected.append(RejectedEvent(index=index, reason="in_the_future"))
+        else:
+            rows.append(
+                {
+                    "user_id": event.user_id,
+                    "type": event.type,
+                    "occurred_at": occurred,
+                    "source": event.source,
+                    "properties": event.properties,
+                }
+            )
+    if rows:
+        await ensure_partitions(session, {month_start(row["occurred_at"]) for row in rows})
+
+        await session.execute(insert(Event), rows)
+    return EventIngestResult(accepted=len(rows), rejected=rejected)
+
+
+async def list_events(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    *,
+    event_type: str | None,
+    cursor: str | None,
+    limit: int,
+) -> EventPage:
+    await users.require_user(session, user_id)
+    query = select(
+        Event.id, Event.type, Event.occurred_at, Event.source, Event.properties, Event.received_at
+    ).where(Event.user_id == user_id)
+    if event_type:
+        query = query.where(Event.type == event_type)
+    before = decode_cursor(cursor, 2)
+    if before is not None:
+        occurred, last_id = datetime.fromisoformat(before[0]), int(before[1])
+        query = query.where(
+            or_(
+                Event.occurred_at < occurred,
+                and_(Event.occurred_at == occurred, Event.id < last_id),
+            )
+        )
+    rows = (
+        await session.execute(
+            query.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    items = [EventRead.model_validate(row._asdict()) for row in rows[:limit]]
+    await audit.log_access(
+        session, principal, [user_id], ["events"], "read_events", principal.request_id
+    )
+    next_cursor = (
+        encode_cursor([items[-1].occurred_at.isoformat(), items[-1].id])
+        if len(rows) > limit
+        else None
+    )
+    return EventPage(items=items, next_cursor=next_cursor)
+
+
+async def drop_expired_partitions(
+    connection: AsyncConnection, retention_months: int, today: date | None = None
+) -> list[str]:
+    """Drops every monthly partition wholly older than the retention period."""
+    keep_from = months_back(month_start(today or datetime.now(UTC).date()), retention_months - 1)
+    dropped = []
+    for name in sorted(await existing_partitions(connection)):
+        match = PARTITION_NAME.match(name)
+        if match and date(int(match[1]), int(match[2]), 1) < keep_from:
+            await connection.execute(text(f'DROP TABLE "{name}"'))
+            dropped.append(name)
+    return dropped
