@@ -6,7 +6,10 @@ WORKDIR /srv/registry
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install . && useradd --system --home /srv/registry registry
+# Editable, so that the code finds alembic.ini and migrations/ beside it.
+RUN pip install -e . \
+    && useradd --system --home /srv/registry registry \
+    && mkdir -p /srv/registry/var && chown registry /srv/registry/var
 USER registry
 
 EXPOSE 8000

@@ -57,7 +57,7 @@ async def _with_database_url() -> tuple[str, EmbeddedPostgres | None]:
 async def _session() -> AsyncIterator[AsyncSession]:
     """One transaction on the configured database (the embedded one when none is)."""
     url, embedded = await _with_database_url()
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
             yield session
@@ -196,7 +196,7 @@ def migrate(revision: str = "head") -> None:
 
     async def run() -> list[str]:
         url, embedded = await _with_database_url()
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         try:
             async with engine.begin() as connection:
                 await migrations.upgrade(connection, revision)
@@ -245,6 +245,8 @@ def serve(
         host=bind_host,
         port=bind_port,
         access_log=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_graceful_shutdown=20,
     )
 

@@ -44,20 +44,21 @@ Every error is `application/problem+json` (RFC 9457).
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     embedded: EmbeddedPostgres | None = None
-    if app.state.database is None:
-        url = settings.database_url
-        if url is None:
-            embedded = EmbeddedPostgres(settings.data_dir / "postgres")
-            url = await asyncio.to_thread(embedded.start)
-        app.state.database = Database.from_settings(url, settings)
-        if embedded is not None or settings.migrate_on_start:
-            async with app.state.database.engine.begin() as connection:
-                await migrate.upgrade(connection)
-            log.info("migrated", embedded=embedded is not None)
     try:
+        if app.state.database is None:
+            url = settings.database_url
+            if url is None:
+                embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+                url = await asyncio.to_thread(embedded.start)
+            app.state.database = Database.from_settings(url, settings)
+            if embedded is not None or settings.migrate_on_start:
+                async with app.state.database.engine.begin() as connection:
+                    await migrate.upgrade(connection)
+                log.info("migrated", embedded=embedded is not None)
         yield
     finally:
-        await app.state.database.dispose()
+        if app.state.database is not None:
+            await app.state.database.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
 
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 def build_auth_context(settings: Settings) -> AuthContext:
     keys = KeyRing(settings)
-    keys.ensure_key()
+    keys.ensure_key(settings.may_generate_keys)
     return AuthContext(
         settings=settings,
         keys=keys,

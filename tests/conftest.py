@@ -85,6 +85,7 @@ def settings(database_url: str, test_data_dir: Path) -> Settings:
         database_url=database_url,
         data_dir=test_data_dir,
         jwt_key_activation_seconds=0,
+        generate_keys=True,
         log_json=True,
         # Cheap hashing keeps the suite fast; production keeps argon2-cffi's defaults.
         argon2_time_cost=1,

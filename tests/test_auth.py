@@ -618,3 +618,62 @@ def test_readme_scope_table_matches_the_code() -> None:
     for scope, description in SCOPES.items():
         marks = " | ".join("✓" if scope in ROLE_SCOPES[role] else "" for role in roles)
         assert f"| `{scope}` | {description} | {marks} |" in readme, scope
+
+
+class TestSessionRevocation:
+    async def test_refresh_reuse_also_revokes_the_familys_access_tokens(
+        self, client: httpx.AsyncClient, actors: Actors
+    ) -> None:
+        await actors.user("stolen")
+        first = (await actors.login("stolen")).json()
+        client_id, secret = await actors.frontend_client()
+        refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        rotated = (
+            await client.post("/v1/auth/token", data=refresh, auth=(client_id, secret))
+        ).json()
+        me = await client.get("/v1/users/me", headers=bearer(rotated["access_token"]))
+        assert me.status_code == 200
+
+        reuse = await client.post("/v1/auth/token", data=refresh, auth=(client_id, secret))
+        assert reuse.status_code == 400
+        for token in (first["access_token"], rotated["access_token"]):
+            response = await client.get("/v1/users/me", headers=bearer(token))
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"].startswith("Bearer")
+
+    async def test_a_new_sign_in_is_unaffected(
+        self, client: httpx.AsyncClient, actors: Actors
+    ) -> None:
+        await actors.user("two-devices")
+        phone = (await actors.login("two-devices")).json()
+        laptop = (await actors.login("two-devices")).json()
+        client_id, secret = await actors.frontend_client()
+        await client.post(
+            "/v1/auth/revoke", data={"token": phone["refresh_token"]}, auth=(client_id, secret)
+        )
+        assert (
+            await client.get("/v1/users/me", headers=bearer(phone["access_token"]))
+        ).status_code == 401
+        assert (
+            await client.get("/v1/users/me", headers=bearer(laptop["access_token"]))
+        ).status_code == 200
+
+
+async def test_database_unreachable_is_503_with_retry_after(settings, actors: Actors) -> None:  # type: ignore[no-untyped-def]
+    from app.db.session import Database
+    from app.main import create_app
+
+    token = await actors.client_token("staff")
+    dead_settings = settings.model_copy(update={"db_pool_timeout_seconds": 1.0})
+    database = Database.from_settings(
+        "postgresql+asyncpg://postgres@127.0.0.1:1/none", dead_settings
+    )
+    app = create_app(dead_settings, database)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as dead:
+        response = await dead.get(f"/v1/users/{uuid.uuid4()}", headers=bearer(token))
+    await database.dispose()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["type"].endswith("/database-unavailable")

@@ -129,8 +129,14 @@ async def authenticate(
         user_id=user_id,
         request_id=getattr(request.state, "request_id", None),
     )
+    session_id: uuid.UUID | None = None
+    if isinstance(claims.get("sid"), str):
+        try:
+            session_id = uuid.UUID(claims["sid"])
+        except ValueError as exc:
+            raise Unauthenticated("The token's session is malformed.") from exc
     if not await service.principal_still_valid(
-        session, jti=principal.jti, user_id=user_id, client_id=client_id
+        session, jti=principal.jti, user_id=user_id, client_id=client_id, session_id=session_id
     ):
         raise Unauthenticated("The token has been revoked.")
     request.state.principal = principal

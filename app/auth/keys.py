@@ -121,25 +121,31 @@ class KeyRing:
         self._keys, self._info = keys, info
         self._loaded_at = time.monotonic()
 
-    def ensure_key(self) -> None:
-        """Generates the first key when none is configured (the embedded default)."""
+    def ensure_key(self, may_generate: bool) -> None:
+        """Generates the first key when none is configured and that is allowed (the embedded
+        default); otherwise refuses to start without one."""
         if not self._keys:
+            if not may_generate:
+                raise RuntimeError(
+                    f"no signing key in {self.directory}: run `registry keys rotate`, set "
+                    "REGISTRY_JWT_PRIVATE_KEY_PEM, or REGISTRY_GENERATE_KEYS=true"
+                )
             write_key(self.directory)
             self.load()
 
     def reload_if_stale(self) -> None:
         if time.monotonic() - self._loaded_at >= _RELOAD_INTERVAL_SECONDS:
             self.load()
+            if not self._keys:
+                raise RuntimeError(f"no signing keys left in {self.directory}")
 
     def verifying_key(self, kid: str) -> JoseKey | None:
-        key = self._keys.get(kid)
-        if key is None:
-            # Another instance may have rotated: look again, at most every few seconds.
-            self.reload_if_stale()
-            key = self._keys.get(kid)
-        return key
+        # Keys added or pruned by another process are seen within the reload interval.
+        self.reload_if_stale()
+        return self._keys.get(kid)
 
     def signing_key(self, now: datetime | None = None) -> JoseKey:
+        self.reload_if_stale()
         if self._env_pem is not None:
             return self._keys[_thumbprint_kid(self._env_pem)]
         if not self._info:

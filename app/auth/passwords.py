@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -9,7 +11,11 @@ from app.core.settings import Settings
 
 
 class Passwords:
+    """Hashing runs in worker threads (at most two at once) so that a burst of sign-ins never
+    stalls the event loop that serves every other request."""
+
     def __init__(self, settings: Settings) -> None:
+        self._limiter = CapacityLimiter(2)
         self._hasher = PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_kib,
@@ -18,10 +24,15 @@ class Passwords:
         # Verified against when the username is unknown, so that both cases cost the same.
         self._dummy_hash = self._hasher.hash("no such user; same work as a real check")
 
-    def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+    async def hash(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self._hasher.hash, password, limiter=self._limiter)
 
-    def verify(self, password_hash: str | None, password: str) -> bool:
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        return await anyio.to_thread.run_sync(
+            self._verify, password_hash, password, limiter=self._limiter
+        )
+
+    def _verify(self, password_hash: str | None, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash or self._dummy_hash, password) and (
                 password_hash is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import secrets
 import uuid
@@ -28,9 +29,23 @@ from app.auth.models import (
 from app.auth.passwords import Passwords
 from app.auth.scopes import ROLE_SCOPES, SUBJECT_SCOPES, format_scope, parse_scope
 from app.core.errors import AppError
+from app.core.logging import get_logger
 from app.core.secrets import KeyedHasher
 from app.core.settings import Settings
 from app.users.models import User
+
+log = get_logger("app.auth")
+
+
+def _address_block(address: str) -> str:
+    """IPv6 clients are counted per /64, the block one subscriber usually holds."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def utcnow() -> datetime:
@@ -107,6 +122,7 @@ def issue_access_token(
     role: str,
     scopes: set[str] | frozenset[str],
     now: datetime | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> tuple[str, int]:
     now = now or utcnow()
     lifetime = auth.settings.access_token_minutes * 60
@@ -123,6 +139,9 @@ def issue_access_token(
         "client_id": client_id,
         "role": role,
     }
+    if session_id is not None:
+        # The refresh-token family: revoking it (sign-out, reuse) revokes these tokens too.
+        claims["sid"] = str(session_id)
     return auth.keys.signing_key(now).sign(claims), lifetime
 
 
@@ -201,6 +220,7 @@ class Throttle:
         self.session = session
 
     def keys(self, username: str, address: str) -> dict[str, int]:
+        address = _address_block(address)
         return {
             "u:" + self.hasher.digest("login-username", username.lower())[:64]: (
                 self.settings.login_max_failures_per_username
@@ -209,6 +229,14 @@ class Throttle:
                 self.settings.login_max_failures_per_address
             ),
         }
+
+    async def lock(self, username: str, address: str) -> None:
+        """Serialises sign-in attempts for the same username and address, so that parallel
+        guesses cannot all pass the check before any failure is counted."""
+        for key in sorted(self.keys(username, address)):
+            await self.session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
+            )
 
     async def check(self, username: str, address: str, now: datetime) -> None:
         keys = self.keys(username, address)
@@ -221,6 +249,7 @@ class Throttle:
         ).scalar_one_or_none()
         if locked is not None:
             wait = max(1, math.ceil((locked - now).total_seconds()))
+            log.warning("sign_in_locked", retry_after=wait)
             raise TooManyLoginAttempts(
                 f"Too many failed attempts; try again in {wait} seconds.",
                 headers={"Retry-After": str(wait)},
@@ -277,6 +306,7 @@ async def password_grant(
     granted = _granted_scopes(scope, SUBJECT_SCOPES)
     now = utcnow()
     throttle = Throttle(auth, session)
+    await throttle.lock(username, address)
     await throttle.check(username, address, now)
     row = (
         await session.execute(
@@ -286,14 +316,14 @@ async def password_grant(
         )
     ).one_or_none()
     # The hash is checked even for an unknown username (against a dummy), so timing tells nothing.
-    valid = auth.passwords.verify(row.password_hash if row else None, password)
+    valid = await auth.passwords.verify(row.password_hash if row else None, password)
     if row is None or not valid or row.status != "active":
         await throttle.record_failure(username, address, now)
         raise OAuthError("invalid_grant", "The username or password is wrong.")
     await throttle.record_success(username, address)
     values: dict[str, Any] = {"last_login_at": now}
     if auth.passwords.needs_rehash(row.password_hash):
-        values["password_hash"] = auth.passwords.hash(password)
+        values["password_hash"] = await auth.passwords.hash(password)
     await session.execute(
         update(Credential).where(Credential.user_id == row.user_id).values(**values)
     )
@@ -319,6 +349,7 @@ async def _issue_user_tokens(
         role="subject",
         scopes=scopes,
         now=now,
+        session_id=family_id,
     )
     refresh = secrets.token_urlsafe(32)
     await session.execute(
@@ -358,7 +389,11 @@ async def refresh_grant(
         raise OAuthError("invalid_grant", "The refresh token is not valid.")
     token: RefreshToken = row[0]
     if token.used_at is not None:
-        # Reuse: someone holds a copy. The whole family goes, including the newest token.
+        # Reuse: someone holds a copy. The whole family goes, including the newest token and the
+        # access tokens issued with it.
+        log.warning(
+            "refresh_token_reuse", family_id=str(token.family_id), client_id=client.client_id
+        )
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == token.family_id, RefreshToken.revoked_at.is_(None))
@@ -433,7 +468,7 @@ async def create_credentials(
 ) -> None:
     await session.execute(
         insert(Credential).values(
-            user_id=user_id, username=username, password_hash=auth.passwords.hash(password)
+            user_id=user_id, username=username, password_hash=await auth.passwords.hash(password)
         )
     )
 
@@ -446,9 +481,15 @@ async def username_taken(session: AsyncSession, username: str) -> bool:
 
 
 async def principal_still_valid(
-    session: AsyncSession, *, jti: str, user_id: uuid.UUID | None, client_id: str
+    session: AsyncSession,
+    *,
+    jti: str,
+    user_id: uuid.UUID | None,
+    client_id: str,
+    session_id: uuid.UUID | None = None,
 ) -> bool:
-    """One indexed read per request: not revoked, client enabled, and the user still active."""
+    """One round trip per request: not revoked, client enabled, the user still active and the
+    sign-in session (refresh family) not revoked."""
     revoked = select(literal(1)).where(RevokedAccessToken.jti == jti).exists()
     client_ok = (
         select(literal(1))
@@ -460,6 +501,13 @@ async def principal_still_valid(
         checks.append(
             select(literal(1)).where(and_(User.id == user_id, User.status == "active")).exists()
         )
+    if session_id is not None:
+        family_revoked = (
+            select(literal(1))
+            .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
+            .exists()
+        )
+        checks.append(~family_revoked)
     return bool((await session.execute(select(and_(*checks)))).scalar_one())
 
 

@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -178,8 +180,28 @@ async def _handle_validation_error(request: Request, exc: Exception) -> JSONResp
     )
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    type = "database-unavailable"
+    title = "Database unavailable"
+
+
+async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """No connection within the pool timeout, or the database went away: 503, try again."""
+    if isinstance(exc, DBAPIError) and not (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        raise exc
+    error = DatabaseUnavailable(
+        "The database is not reachable right now; try again shortly.",
+        headers={"Retry-After": "2"},
+    )
+    return await _handle_app_error(request, error)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _handle_app_error)
+    for unavailable in (PoolTimeout, DBAPIError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, _handle_database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
 

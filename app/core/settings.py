@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base URL the service is reached at; the token issuer (iss).",
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Proxies trusted for X-Forwarded-For (comma-separated addresses); empty: none.",
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger bodies get 413.")
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
@@ -70,6 +74,11 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
+    generate_keys: bool = Field(
+        default=False,
+        description="Generate missing keys and secrets in <data_dir> (always when embedded). "
+        "Several instances must share them: configure them instead.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Key for keyed hashes (HMAC) of addresses and usernames. "
@@ -93,6 +102,10 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Registrations a client may make per minute."
     )
     events_retention_months: int = Field(default=24, ge=1)
+
+    @property
+    def may_generate_keys(self) -> bool:
+        return self.database_url is None or self.generate_keys
 
     @property
     def keys_dir(self) -> Path:

@@ -31,6 +31,8 @@ class Database:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
             pool_pre_ping=True,
+            # Failed statements are logged without their parameters (names, hashes, codes).
+            hide_parameters=True,
             connect_args={
                 # Fail fast when Postgres is away instead of hanging the request.
                 "timeout": settings.db_pool_timeout_seconds,

@@ -52,6 +52,11 @@ class IdentityCodeCipher:
         else:
             directory = settings.data_dir / "identity-code-keys"
             if not directory.exists() or not any(directory.glob("*.key")):
+                if not settings.may_generate_keys:
+                    raise ValueError(
+                        f"no identity-code keys in {directory}: set "
+                        "REGISTRY_IDENTITY_CODE_KEYS or REGISTRY_GENERATE_KEYS=true"
+                    )
                 new_key_file(directory)
             for path in sorted(directory.glob("*.key")):
                 keys[path.stem] = bytes.fromhex(path.read_text(encoding="ascii").strip())
@@ -63,7 +68,11 @@ class IdentityCodeCipher:
                 settings.identity_code_index_key.get_secret_value().encode()
             ).digest()
         else:
-            index_key = load_or_create_secret(settings.data_dir / "identity-code-index.key")
+            index_key = load_or_create_secret(
+                settings.data_dir / "identity-code-index.key",
+                create=settings.may_generate_keys,
+                setting="REGISTRY_IDENTITY_CODE_INDEX_KEY",
+            )
         return cls(keys, index_key)
 
     def seal(self, user_id: uuid.UUID, code: str) -> Sealed:
