@@ -36,6 +36,8 @@ def _configure() -> None:
 clients_cli = typer.Typer(help="Machine clients (frontend, partners, staff tools, DPO).")
 users_cli = typer.Typer(help="Users, for local testing.")
 keys_cli = typer.Typer(help="Token signing keys.")
+retention_cli = typer.Typer(help="Removing data whose retention period has ended.")
+cli.add_typer(retention_cli, name="retention")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(keys_cli, name="keys")
@@ -188,6 +190,26 @@ def keys_prune() -> None:
     ring = KeyRing(settings)
     removed = ring.prune(timedelta(minutes=settings.access_token_minutes))
     echo_json({"removed": removed, "keys": ring.describe()})
+
+
+@retention_cli.command("run")
+def retention_run() -> None:
+    """Drop event partitions older than REGISTRY_EVENTS_RETENTION_MONTHS and purge expired
+    sign-in state. Safe to run as often as you like (e.g. daily from cron)."""
+    from app.events import service as events
+
+    settings = get_settings()
+
+    async def run() -> dict[str, object]:
+        async with _session() as session:
+            connection = await session.connection()
+            dropped = await events.drop_expired_partitions(
+                connection, settings.events_retention_months
+            )
+            purged = await auth_service.purge_expired(session)
+        return {"dropped_event_partitions": dropped, "purged": purged}
+
+    echo_json(asyncio.run(run()))
 
 
 @cli.command()

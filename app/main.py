@@ -19,6 +19,7 @@ from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from app.core.openapi import install_openapi
 from app.core.secrets import KeyedHasher, service_secret
 from app.core.settings import Settings, get_settings
+from app.core.validators import IdentityCodePolicy
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from app.db.session import Database
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.migration_heads = migrate.head_revisions()
     app.state.auth = build_auth_context(settings)
     app.state.identity_codes = IdentityCodeCipher.from_settings(settings)
+    IdentityCodePolicy.allow_temporary = settings.allow_temporary_identity_codes
 
     install_error_handlers(app)
     install_openapi(app)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -534,3 +534,27 @@ async def consume_rate(
             f"At most {limit} per {window_seconds} seconds; try again in {wait} seconds.",
             headers={"Retry-After": str(wait)},
         )
+
+
+async def purge_expired(session: AsyncSession) -> dict[str, int]:
+    """Removes rows that no longer matter: expired revocations, refresh tokens a day past expiry,
+    forgotten failed-login streaks and old rate windows."""
+    now = utcnow()
+    statements = {
+        "revoked_access_tokens": delete(RevokedAccessToken).where(
+            RevokedAccessToken.expires_at < now
+        ),
+        "refresh_tokens": delete(RefreshToken).where(
+            RefreshToken.expires_at < now - timedelta(days=1)
+        ),
+        "login_throttles": delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < now - timedelta(days=1),
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+        ),
+        "rate_windows": delete(RateWindow).where(RateWindow.window_start < now - timedelta(days=1)),
+    }
+    counts = {}
+    for name, statement in statements.items():
+        result = await session.execute(statement)
+        counts[name] = int(result.rowcount)  # type: ignore[attr-defined]
+    return counts

@@ -125,7 +125,19 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-IdentityCode = Annotated[str, AfterValidator(check_identity_code)]
+class IdentityCodePolicy:
+    """Process-wide: whether temporary codes are accepted (REGISTRY_ALLOW_TEMPORARY_IDENTITY_CODES,
+    applied by create_app). Request schemas validate before any service sees them, so the policy
+    is read here."""
+
+    allow_temporary = False
+
+
+def _check_identity_code_by_policy(value: str) -> str:
+    return check_identity_code(value, allow_temporary=IdentityCodePolicy.allow_temporary)
+
+
+IdentityCode = Annotated[str, AfterValidator(_check_identity_code_by_policy)]
 BusinessId = Annotated[str, AfterValidator(check_business_id)]
 Phone = Annotated[str, Field(max_length=40), AfterValidator(normalise_phone)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(normalise_email)]

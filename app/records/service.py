@@ -27,6 +27,7 @@ from app.records.schemas import (
     InterestCreate,
     InterestRead,
 )
+from app.users import history
 from app.users import service as users
 
 
@@ -60,7 +61,7 @@ async def _record(
     action: str,
     changes: dict[str, tuple[Any, Any]],
 ) -> None:
-    await users.record_change(
+    await history.record_change(
         session,
         user_id,
         source=principal.source,

@@ -17,6 +17,7 @@ from app.register_updates.schemas import (
     RegisterUpdateResult,
     RegisterUpdateResults,
 )
+from app.users import history
 from app.users import service as users
 from app.users.identity_codes import IdentityCodeCipher
 from app.users.models import IdentityCode, User
@@ -115,7 +116,7 @@ async def _apply_one(
         )
         changed = ["status", "deceased_on"] if before.deceased_on != item.died_on else []
     else:
-        changes = await users.apply_register_change(
+        changes = await history.apply_register_change(
             session,
             user_id,
             values,

@@ -16,9 +16,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.auth.dependencies import Principal
 from app.core.secrets import load_or_create_secret
 from app.core.settings import Settings
+from app.core.validators import mask_identity_code
+from app.users import history
+from app.users.models import IdentityCode, User
+from app.users.schemas import IdentityCodeRead, IdentityCodeSet, IdentityCodeStatus
+from app.users.service import (
+    AccountNotActive,
+    AnyUserRead,
+    FieldNotApplicable,
+    IdentityCodeNotHeld,
+    IdentityCodeTaken,
+    get_user,
+    require_user,
+)
 
 
 @dataclass(frozen=True)
@@ -88,3 +105,98 @@ class IdentityCodeCipher:
 
     def lookup_hash(self, code: str) -> str:
         return hmac.new(self._index_key, code.encode(), hashlib.sha256).hexdigest()
+
+
+async def find_by_identity_code(
+    session: AsyncSession, principal: Principal, cipher: IdentityCodeCipher, code: str
+) -> list[AnyUserRead]:
+    user_id = (
+        await session.execute(
+            select(IdentityCode.user_id).where(IdentityCode.lookup_hash == cipher.lookup_hash(code))
+        )
+    ).scalar_one_or_none()
+    if user_id is None:
+        return []
+    await audit.log_access(
+        session,
+        principal,
+        [user_id],
+        ["basic_data", "identity_code"],
+        "search_by_identity_code",
+        principal.request_id,
+    )
+    return [await get_user(session, user_id)]
+
+
+async def set_identity_code(
+    session: AsyncSession,
+    principal: Principal,
+    cipher: IdentityCodeCipher,
+    user_id: uuid.UUID,
+    body: IdentityCodeSet,
+) -> IdentityCodeStatus:
+    if await require_user(session, user_id, lock=True) != "active":
+        raise AccountNotActive("The account is closed or erased.")
+    kind = (await session.execute(select(User.kind).where(User.id == user_id))).scalar_one()
+    if kind != "private":
+        raise FieldNotApplicable("Identity codes are for private users only.")
+    lookup = cipher.lookup_hash(body.identity_code)
+    holder = (
+        await session.execute(
+            select(IdentityCode.user_id).where(IdentityCode.lookup_hash == lookup)
+        )
+    ).scalar_one_or_none()
+    if holder is not None and holder != user_id:
+        raise IdentityCodeTaken("This identity code is held for another user.")
+    sealed = cipher.seal(user_id, body.identity_code)
+    values = {
+        "ciphertext": sealed.ciphertext,
+        "nonce": sealed.nonce,
+        "key_id": sealed.key_id,
+        "lookup_hash": lookup,
+        "masked": mask_identity_code(body.identity_code),
+        "method": body.method,
+        "verified_at": datetime.now(UTC),
+    }
+    existed = await session.get(IdentityCode, user_id)
+    if existed is None:
+        await session.execute(insert(IdentityCode).values(user_id=user_id, **values))
+    else:
+        await session.execute(
+            update(IdentityCode).where(IdentityCode.user_id == user_id).values(**values)
+        )
+    await history.record_change(
+        session,
+        user_id,
+        source=principal.source,
+        actor=principal.actor(),
+        category="identity_code",
+        action="updated" if existed else "created",
+        # The code itself never goes into the history; only that it changed and how it was verified.
+        changes={
+            "identity_code": ("set" if existed else None, "changed"),
+            "method": (None, body.method),
+        },
+        request_id=principal.request_id,
+    )
+    return IdentityCodeStatus(
+        masked=str(values["masked"]),
+        method=body.method,
+        verified_at=values["verified_at"],
+    )
+
+
+async def read_identity_code(
+    session: AsyncSession, principal: Principal, cipher: IdentityCodeCipher, user_id: uuid.UUID
+) -> IdentityCodeRead:
+    await require_user(session, user_id)
+    row = (
+        await session.execute(select(IdentityCode).where(IdentityCode.user_id == user_id))
+    ).scalar_one_or_none()
+    if row is None:
+        raise IdentityCodeNotHeld("No identity code is held for this user.")
+    code = cipher.open(user_id, Sealed(row.key_id, row.nonce, row.ciphertext))
+    await audit.log_access(
+        session, principal, [user_id], ["identity_code"], "read_identity_code", principal.request_id
+    )
+    return IdentityCodeRead(identity_code=code, method=row.method, verified_at=row.verified_at)

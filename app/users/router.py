@@ -10,7 +10,7 @@ from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
-from app.users import service
+from app.users import history, identity_codes, service
 from app.users.identity_codes import IdentityCodeCipher
 from app.users.schemas import (
     ChangePage,
@@ -98,7 +98,7 @@ async def search_users(
 ) -> UserSearchResult:
     """Find a user by identity code, sent in the body so it never appears in a URL (scope
     `users:read`, staff tokens)."""
-    found = await service.find_by_identity_code(
+    found = await identity_codes.find_by_identity_code(
         session, caller, _cipher(request), body.identity_code
     )
     return UserSearchResult(items=found)
@@ -160,7 +160,7 @@ async def set_identity_code(
 ) -> IdentityCodeStatus:
     """Store a private user's identity code after strong identification, encrypted (scope
     `identity-code:write`). Answers with the masked code only."""
-    return await service.set_identity_code(
+    return await identity_codes.set_identity_code(
         session, caller, _cipher(request), resolve_user_id(caller, user_ref), body
     )
 
@@ -174,7 +174,7 @@ async def read_identity_code(
     user_ref: UserRef, caller: CodeReader, session: Session, request: Request
 ) -> IdentityCodeRead:
     """The full identity code (scope `identity-code:read`, the DPO); recorded in the access log."""
-    return await service.read_identity_code(
+    return await identity_codes.read_identity_code(
         session, caller, _cipher(request), resolve_user_id(caller, user_ref)
     )
 
@@ -193,6 +193,6 @@ async def read_history(
 ) -> ChangePage:
     """Every change to the user's data with who made it and its source: the person, staff, DVV,
     Posti or an import (scope `users:read`)."""
-    return await service.list_history(
+    return await history.list_history(
         session, caller, resolve_user_id(caller, user_ref), cursor, limit
     )

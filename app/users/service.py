@@ -17,17 +17,12 @@ from app.auth.dependencies import Principal, UserNotFound
 from app.auth.models import Credential
 from app.core.errors import AppError, Conflict, PreconditionFailed
 from app.core.pagination import decode_cursor, encode_cursor
-from app.core.validators import mask_identity_code
-from app.users.identity_codes import IdentityCodeCipher, Sealed
-from app.users.models import IdentityCode, User, UserChange
+from app.users import history
+from app.users.models import IdentityCode, User
 from app.users.schemas import (
     Address,
-    ChangePage,
-    ChangeRead,
     CompanyUserCreate,
     CompanyUserRead,
-    IdentityCodeRead,
-    IdentityCodeSet,
     IdentityCodeStatus,
     PrivateUserCreate,
     PrivateUserRead,
@@ -205,65 +200,6 @@ async def require_active_user(session: AsyncSession, user_id: uuid.UUID) -> None
         raise AccountNotActive("The account is closed or erased; its data cannot change.")
 
 
-# Provenance ------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
-async def record_change(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    *,
-    source: str,
-    actor: str,
-    category: str,
-    action: str,
-    changes: dict[str, tuple[Any, Any]],
-    request_id: str | None,
-    update_id: str | None = None,
-) -> None:
-    """Adds one provenance entry: which fields changed, from what to what, by whom and whence."""
-    await session.execute(
-        insert(UserChange).values(
-            user_id=user_id,
-            source=source,
-            actor=actor,
-            category=category,
-            action=action,
-            fields=sorted(changes),
-            changes={
-                field: {"from": _jsonable(old), "to": _jsonable(new)}
-                for field, (old, new) in changes.items()
-            },
-            request_id=request_id,
-            update_id=update_id,
-        )
-    )
-
-
-async def list_history(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, cursor: str | None, limit: int
-) -> ChangePage:
-    await require_user(session, user_id)
-    after = decode_cursor(cursor, 1)
-    query = select(UserChange).where(UserChange.user_id == user_id)
-    if after is not None:
-        query = query.where(UserChange.id > int(after[0]))
-    rows = (await session.scalars(query.order_by(UserChange.id).limit(limit + 1))).all()
-    items = [ChangeRead.model_validate(row, from_attributes=True) for row in rows[:limit]]
-    await audit.log_access(
-        session, principal, [user_id], ["history"], "read_history", principal.request_id
-    )
-    next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
-    return ChangePage(items=items, next_cursor=next_cursor)
-
-
 # Writing ---------------------------------------------------------------------------------------
 
 
@@ -271,9 +207,10 @@ def _profile_values(body: PrivateUserCreate | CompanyUserCreate | UserUpdate) ->
     """Column values for the fields sent; the nested address spreads over its columns."""
     values = body.model_dump(exclude_unset=True, exclude={"kind", "username", "password"})
     if "address" in body.model_fields_set:
-        address = values.pop("address")
+        values.pop("address")
+        address = body.address.model_dump() if body.address else {}
         for column in ("street", "postal_code", "city", "country"):
-            values[column] = address[column] if address else None
+            values[column] = address.get(column)
     return values
 
 
@@ -327,7 +264,7 @@ async def create_user(
     )
     user_id: uuid.UUID = result.scalar_one()
     await auth.create_credentials(session, auth_context, user_id, body.username, body.password)
-    await record_change(
+    await history.record_change(
         session,
         user_id,
         source=source,
@@ -381,7 +318,7 @@ async def update_user(
         .where(User.id == user_id)
         .values(**{k: v for k, (_, v) in changes.items()}, updated_at=func.now()),
     )
-    await record_change(
+    await history.record_change(
         session,
         user_id,
         source=principal.source,
@@ -392,47 +329,6 @@ async def update_user(
         request_id=principal.request_id,
     )
     return await get_user(session, user_id)
-
-
-async def apply_register_change(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    values: dict[str, Any],
-    *,
-    source: str,
-    actor: str,
-    action: str,
-    request_id: str | None,
-    update_id: str,
-) -> dict[str, tuple[Any, Any]]:
-    """Applies a change from a public register (DVV, Posti) with its provenance."""
-    columns = [getattr(User, name) for name in values]
-    current = (
-        await session.execute(select(*columns).where(User.id == user_id).with_for_update())
-    ).one()
-    changes = {
-        name: (old, new)
-        for (name, new), old in zip(values.items(), current, strict=True)
-        if old != new
-    }
-    if changes:
-        await session.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(**{k: v for k, (_, v) in changes.items()}, updated_at=func.now())
-        )
-        await record_change(
-            session,
-            user_id,
-            source=source,
-            actor=actor,
-            category="basic_data",
-            action=action,
-            changes=changes,
-            request_id=request_id,
-            update_id=update_id,
-        )
-    return changes
 
 
 async def close_account(
@@ -458,7 +354,7 @@ async def close_account(
             update(User).where(User.id == user_id).values(**values, updated_at=func.now())
         )
         await auth.revoke_user_sessions(session, user_id)
-        await record_change(
+        await history.record_change(
             session,
             user_id,
             source=source or principal.source,
@@ -531,101 +427,3 @@ async def list_users(
         else None
     )
     return UserPage(items=items, next_cursor=next_cursor)
-
-
-async def find_by_identity_code(
-    session: AsyncSession, principal: Principal, cipher: IdentityCodeCipher, code: str
-) -> list[AnyUserRead]:
-    user_id = (
-        await session.execute(
-            select(IdentityCode.user_id).where(IdentityCode.lookup_hash == cipher.lookup_hash(code))
-        )
-    ).scalar_one_or_none()
-    if user_id is None:
-        return []
-    await audit.log_access(
-        session,
-        principal,
-        [user_id],
-        ["basic_data", "identity_code"],
-        "search_by_identity_code",
-        principal.request_id,
-    )
-    return [await get_user(session, user_id)]
-
-
-# Identity codes --------------------------------------------------------------------------------
-
-
-async def set_identity_code(
-    session: AsyncSession,
-    principal: Principal,
-    cipher: IdentityCodeCipher,
-    user_id: uuid.UUID,
-    body: IdentityCodeSet,
-) -> IdentityCodeStatus:
-    if await require_user(session, user_id, lock=True) != "active":
-        raise AccountNotActive("The account is closed or erased.")
-    kind = (await session.execute(select(User.kind).where(User.id == user_id))).scalar_one()
-    if kind != "private":
-        raise FieldNotApplicable("Identity codes are for private users only.")
-    lookup = cipher.lookup_hash(body.identity_code)
-    holder = (
-        await session.execute(
-            select(IdentityCode.user_id).where(IdentityCode.lookup_hash == lookup)
-        )
-    ).scalar_one_or_none()
-    if holder is not None and holder != user_id:
-        raise IdentityCodeTaken("This identity code is held for another user.")
-    sealed = cipher.seal(user_id, body.identity_code)
-    values = {
-        "ciphertext": sealed.ciphertext,
-        "nonce": sealed.nonce,
-        "key_id": sealed.key_id,
-        "lookup_hash": lookup,
-        "masked": mask_identity_code(body.identity_code),
-        "method": body.method,
-        "verified_at": datetime.now(UTC),
-    }
-    existed = await session.get(IdentityCode, user_id)
-    if existed is None:
-        await session.execute(insert(IdentityCode).values(user_id=user_id, **values))
-    else:
-        await session.execute(
-            update(IdentityCode).where(IdentityCode.user_id == user_id).values(**values)
-        )
-    await record_change(
-        session,
-        user_id,
-        source=principal.source,
-        actor=principal.actor(),
-        category="identity_code",
-        action="updated" if existed else "created",
-        # The code itself never goes into the history; only that it changed and how it was verified.
-        changes={
-            "identity_code": ("set" if existed else None, "changed"),
-            "method": (None, body.method),
-        },
-        request_id=principal.request_id,
-    )
-    return IdentityCodeStatus(
-        masked=str(values["masked"]),
-        method=body.method,
-        verified_at=values["verified_at"],
-    )
-
-
-async def read_identity_code(
-    session: AsyncSession, principal: Principal, cipher: IdentityCodeCipher, user_id: uuid.UUID
-) -> IdentityCodeRead:
-    await require_user(session, user_id)
-    row = (
-        await session.execute(select(IdentityCode).where(IdentityCode.user_id == user_id))
-    ).scalar_one_or_none()
-    if row is None:
-        raise IdentityCodeNotHeld("No identity code is held for this user.")
-    code = cipher.open(user_id, Sealed(row.key_id, row.nonce, row.ciphertext))
-    await audit.log_access(
-        session, principal, [user_id], ["identity_code"], "read_identity_code", principal.request_id
-    )
-    return IdentityCodeRead(identity_code=code, method=row.method, verified_at=row.verified_at)
