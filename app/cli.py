@@ -192,6 +192,14 @@ def keys_prune() -> None:
     echo_json({"removed": removed, "keys": ring.describe()})
 
 
+@cli.command()
+def scopes() -> None:
+    """Print the table of scopes and roles, as the README shows it."""
+    from app.auth.scopes import markdown_table
+
+    typer.echo(markdown_table(), nl=False)
+
+
 @retention_cli.command("run")
 def retention_run() -> None:
     """Drop event partitions older than REGISTRY_EVENTS_RETENTION_MONTHS and purge expired

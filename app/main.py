@@ -13,6 +13,7 @@ from app.auth.keys import KeyRing
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.service import AuthContext
+from app.consents.router import router as consents_router
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(records_router)
     app.include_router(events_router)
     app.include_router(register_updates_router)
+    app.include_router(consents_router)
     return app
 
 

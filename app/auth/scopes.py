@@ -29,7 +29,7 @@ SUBJECT_SCOPES = frozenset(
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "subject": SUBJECT_SCOPES,
-    "frontend": frozenset({"users:register", "events:write"}),
+    "frontend": frozenset({"users:register", "events:write", "consents:read", "consents:write"}),
     "partner": frozenset({"audiences:read", "disclosures:write"}),
     "staff": frozenset(
         {
@@ -48,7 +48,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 
 ROLE_DESCRIPTIONS: dict[str, str] = {
     "subject": "A user signed in through the frontend (password grant); only their own data.",
-    "frontend": "The auction frontend's backend: registers users, sends events, signs users in.",
+    "frontend": "The auction frontend's backend: registers users, records their sign-up "
+    "decisions, sends events, signs users in.",
     "partner": "A group company or partner integration: audiences and data releases only.",
     "staff": "Customer-service staff: any user's data by scope, never identity codes in full.",
     "dpo": "The data protection officer: everything but acting as frontend or partner.",
@@ -62,3 +63,18 @@ def parse_scope(value: str | None) -> set[str]:
 
 def format_scope(scopes: set[str] | frozenset[str]) -> str:
     return " ".join(sorted(scopes))
+
+
+def markdown_table() -> str:
+    """The README's table of scopes and roles (``registry scopes`` prints it)."""
+    roles = list(ROLE_SCOPES)
+    lines = [
+        "| scope | what it allows | " + " | ".join(roles) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in roles) + " |",
+    ]
+    for scope, description in SCOPES.items():
+        marks = " | ".join("✓" if scope in ROLE_SCOPES[role] else "" for role in roles)
+        lines.append(f"| `{scope}` | {description} | {marks} |")
+    lines += ["", "| role | who |", "| --- | --- |"]
+    lines += [f"| `{role}` | {text} |" for role, text in ROLE_DESCRIPTIONS.items()]
+    return "\n".join(lines) + "\n"

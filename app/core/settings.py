@@ -103,6 +103,15 @@ class Settings(BaseSettings):
     )
     events_retention_months: int = Field(default=24, ge=1)
 
+    controller_name: str = Field(default="Mezzoforte Oy", description="The register's controller.")
+    controller_address: str = Field(default="Huopalahdentie 24 B, 00350 Helsinki, Finland")
+    controller_email: str = Field(default="juha.jaskara@mezzoforte.fi")
+    controller_phone: str = Field(default="+358 40 5700736")
+    privacy_policy_url: str = Field(
+        default="https://www.huutokaupat.com/rekisteriseloste",
+        description="Where the register description (privacy notice) is published.",
+    )
+
     @property
     def may_generate_keys(self) -> bool:
         return self.database_url is None or self.generate_keys

@@ -2,6 +2,7 @@
 
 from app.audit import models as audit_models
 from app.auth import models as auth_models
+from app.consents import models as consents_models
 from app.db.base import Base
 from app.events import models as events_models
 from app.records import models as records_models
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "audit_models",
     "auth_models",
+    "consents_models",
     "events_models",
     "records_models",
     "register_updates_models",

@@ -1,0 +1,149 @@
+"""Audiences: who may be contacted for a purpose on a channel, page by page.
+
+Candidates come from index range scans in user-id order (never OFFSET, so a page deep in a
+million users costs what the first does): every active user of a kind that the rules allow by
+default, and the users who granted the purpose. Each candidate is then decided by the one rule
+function, which has the last word.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, literal, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.dependencies import Principal
+from app.consents.models import WHOLE_PURPOSE, ConsentState
+from app.consents.purposes import get_purpose_row, rule_of
+from app.consents.rules import Subject, effective_permission
+from app.consents.schemas import AudienceMember, AudiencePage
+from app.consents.service import InvalidDecision, subject_of
+from app.core.pagination import decode_cursor, encode_cursor
+from app.users.models import User
+
+CONTACT_COLUMNS = {
+    "email": ("email",),
+    "sms": ("phone",),
+    "phone": ("phone",),
+    "post": ("street", "postal_code", "city", "country"),
+}
+
+
+def _contact(user: User, channel: str) -> dict[str, str] | None:
+    values = {column: getattr(user, column) for column in CONTACT_COLUMNS[channel]}
+    if any(value is None for value in values.values()):
+        return None
+    if channel == "post":
+        name = (
+            user.company_name if user.kind == "company" else f"{user.first_name} {user.last_name}"
+        )
+        values = {"name": name, **values}
+    return values
+
+
+def _candidates(
+    purpose_code: str, channel: str, default_kinds: list[str], after: uuid.UUID | None, batch: int
+) -> Select[Any]:
+    streams = []
+    if default_kinds:
+        users = select(User.id.label("id")).where(
+            User.kind.in_(default_kinds), User.status == "active"
+        )
+        if after is not None:
+            users = users.where(User.id > after)
+        streams.append(users.order_by(User.id).limit(batch))
+    for applies in (channel, WHOLE_PURPOSE):
+        granted = select(ConsentState.user_id.label("id")).where(
+            ConsentState.purpose_code == purpose_code,
+            ConsentState.channel == applies,
+            ConsentState.decision.in_(("granted", "allowed")),
+        )
+        if after is not None:
+            granted = granted.where(ConsentState.user_id > after)
+        streams.append(granted.order_by(ConsentState.user_id).limit(batch))
+    merged = union_all(*streams).subquery()
+    return select(merged.c.id).distinct().order_by(merged.c.id).limit(batch)
+
+
+async def audience_page(
+    session: AsyncSession,
+    principal: Principal,
+    purpose_code: str,
+    channel: str,
+    cursor: str | None,
+    limit: int,
+) -> AudiencePage:
+    purpose = await get_purpose_row(session, purpose_code)
+    if channel not in purpose.channels:
+        raise InvalidDecision(f"Purpose `{purpose_code}` does not use the channel `{channel}`.")
+    rule = rule_of(purpose)
+    default_kinds = [
+        kind
+        for kind in ("private", "company")
+        if effective_permission(Subject(kind=kind), rule, channel).allowed
+    ]
+    decoded = decode_cursor(cursor, 1)
+    after = uuid.UUID(decoded[0]) if decoded else None
+    members: list[AudienceMember] = []
+    batch = max(limit, 100)
+    exhausted = False
+    while len(members) < limit and not exhausted:
+        ids = list(
+            (
+                await session.scalars(
+                    _candidates(purpose_code, channel, default_kinds, after, batch)
+                )
+            ).all()
+        )
+        exhausted = len(ids) < batch
+        if not ids:
+            break
+        users = {
+            u.id: u for u in (await session.scalars(select(User).where(User.id.in_(ids)))).all()
+        }
+        states = {
+            (s.user_id, s.channel): s.decision
+            for s in (
+                await session.scalars(
+                    select(ConsentState).where(
+                        ConsentState.user_id.in_(ids),
+                        ConsentState.purpose_code == purpose_code,
+                        or_(
+                            ConsentState.channel == channel,
+                            ConsentState.channel == literal(WHOLE_PURPOSE),
+                        ),
+                    )
+                )
+            ).all()
+        }
+        for user_id in ids:
+            after = user_id
+            user = users[user_id]
+            permission = effective_permission(
+                subject_of(user),
+                rule,
+                channel,
+                purpose_decision=states.get((user_id, WHOLE_PURPOSE)),
+                channel_decision=states.get((user_id, channel)),
+            )
+            contact = _contact(user, channel) if permission.allowed else None
+            if contact is not None:
+                members.append(AudienceMember(user_id=user_id, contact=contact))
+                if len(members) == limit:
+                    exhausted = exhausted and user_id == ids[-1]
+                    break
+    await audit.log_access(
+        session,
+        principal,
+        [m.user_id for m in members],
+        ["basic_data"],
+        f"audience:{purpose_code}:{channel}",
+        principal.request_id,
+    )
+    next_cursor = encode_cursor([str(after)]) if members and not exhausted else None
+    return AudiencePage(
+        purpose=purpose_code, channel=channel, items=members, next_cursor=next_cursor
+    )
