@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.auth import service as auth_service
@@ -37,6 +38,10 @@ clients_cli = typer.Typer(help="Machine clients (frontend, partners, staff tools
 users_cli = typer.Typer(help="Users, for local testing.")
 keys_cli = typer.Typer(help="Token signing keys.")
 retention_cli = typer.Typer(help="Removing data whose retention period has ended.")
+audit_cli = typer.Typer(help="The tamper-evident logs.")
+outbox_cli = typer.Typer(help="Art. 19 notifications waiting to be sent.")
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(outbox_cli, name="outbox")
 cli.add_typer(retention_cli, name="retention")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(users_cli, name="users")
@@ -200,6 +205,103 @@ def scopes() -> None:
     typer.echo(markdown_table(), nl=False)
 
 
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk every hash chain of the disclosure and access logs, and check that the stored
+    checkpoints' heads are still there. Exits 1 naming the first broken entry."""
+    from app.audit import chain
+    from app.audit.models import AccessLogEntry, DisclosureLogEntry, LogCheckpoint
+
+    async def run() -> dict[str, object]:
+        report: dict[str, object] = {}
+        async with _session() as session:
+            for name, model in (
+                ("disclosure_log", DisclosureLogEntry),
+                ("access_log", AccessLogEntry),
+            ):
+                broken, _heads, total = await chain.verify(session, model)
+                missing = []
+                checkpoints = (
+                    await session.scalars(
+                        select(LogCheckpoint)
+                        .where(LogCheckpoint.log == name)
+                        .order_by(LogCheckpoint.id)
+                    )
+                ).all()
+                for checkpoint in checkpoints:
+                    for head in json.loads(checkpoint.heads):
+                        if head["last_id"] and not await session.scalar(
+                            select(model.entry_hash).where(
+                                model.id == head["last_id"], model.entry_hash == head["entry_hash"]
+                            )
+                        ):
+                            missing.append({"checkpoint": checkpoint.id, **head})
+                report[name] = {
+                    "ok": broken is None and not missing,
+                    "entries": total,
+                    "first_broken": vars(broken) if broken else None,
+                    "checkpoint_heads_missing": missing,
+                }
+        return report
+
+    report = asyncio.run(run())
+    echo_json(report)
+    if not all(part["ok"] for part in report.values()):  # type: ignore[index]
+        raise typer.Exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Store a signed checkpoint of both logs' chain heads (run it regularly, e.g. hourly)."""
+    from app.audit.models import LogCheckpoint
+    from app.disclosures import service as disclosures
+
+    context = _auth_context()
+
+    async def run() -> list[dict[str, object]]:
+        stored: list[dict[str, object]] = []
+        async with _session() as session:
+            for log in ("disclosure_log", "access_log"):
+                checkpoint = await disclosures.checkpoint(session, context.keys, log)
+                session.add(
+                    LogCheckpoint(
+                        log=log,
+                        created_at=checkpoint.created_at,
+                        heads=disclosures.heads_json(checkpoint),
+                        signature=checkpoint.signature,
+                    )
+                )
+                stored.append({"log": log, "entries": checkpoint.entries})
+        return stored
+
+    echo_json({"checkpoints": asyncio.run(run())})
+
+
+@outbox_cli.command("deliver")
+def outbox_deliver() -> None:
+    """Send the Art. 19 notifications that are due now (the service also does this itself)."""
+    import httpx
+
+    from app.db.session import Database
+    from app.disclosures import notifications
+
+    settings = get_settings()
+    context = _auth_context()
+
+    async def run() -> int:
+        url, embedded = await _with_database_url()
+        database = Database.from_settings(url, settings)
+        try:
+            async with httpx.AsyncClient() as http:
+                return await notifications.deliver_due(database, context.hasher, http, batch=1000)
+        finally:
+            await database.dispose()
+            if embedded:
+                embedded.stop()
+
+    echo_json({"sent": asyncio.run(run())})
+
+
 @retention_cli.command("run")
 def retention_run() -> None:
     """Drop event partitions older than REGISTRY_EVENTS_RETENTION_MONTHS and purge expired
@@ -214,6 +316,9 @@ def retention_run() -> None:
             dropped = await events.drop_expired_partitions(
                 connection, settings.events_retention_months
             )
+            # The next months' partitions, made here by the schema's owner, so that the
+            # service itself need not create them.
+            await events.ensure_partitions(session, events.upcoming_months(3))
             purged = await auth_service.purge_expired(session)
         return {"dropped_event_partitions": dropped, "purged": purged}
 

@@ -24,6 +24,8 @@ from app.core.validators import IdentityCodePolicy
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from app.db.session import Database
+from app.disclosures import notifications
+from app.disclosures.router import router as disclosures_router
 from app.events.router import router as events_router
 from app.health.router import router as health_router
 from app.records.router import router as records_router
@@ -57,7 +59,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 async with app.state.database.engine.begin() as connection:
                     await migrate.upgrade(connection)
                 log.info("migrated", embedded=embedded is not None)
-        yield
+        delivery = asyncio.create_task(
+            notifications.delivery_loop(
+                app.state.database, app.state.auth.hasher, settings.notification_poll_seconds
+            )
+        )
+        try:
+            yield
+        finally:
+            delivery.cancel()
     finally:
         if app.state.database is not None:
             await app.state.database.dispose()
@@ -101,6 +111,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(events_router)
     app.include_router(register_updates_router)
     app.include_router(consents_router)
+    app.include_router(disclosures_router)
     return app
 
 

@@ -181,6 +181,41 @@ class Actors:
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
+    async def partner_token(
+        self,
+        purposes: tuple[str, ...] = (
+            "direct_marketing",
+            "group_direct_marketing",
+            "market_research",
+        ),
+        country: str = "FI",
+        name: str = "Konserniyhtiö Oy",
+        webhook_url: str | None = None,
+    ) -> tuple[str, uuid.UUID, str | None]:
+        """A partner client acting for a new recipient: its token, the recipient id and the
+        recipient's webhook secret."""
+        from app.disclosures import service as disclosures
+        from app.disclosures.schemas import RecipientCreate
+
+        client_id, secret = await self.client("partner")
+        recipient = await disclosures.create_recipient(
+            self.session,
+            self.app.state.auth.hasher,
+            RecipientCreate(
+                name=name,
+                kind="group_company",
+                country=country,
+                purposes=list(purposes),
+                legal_basis="legitimate_interest",
+                client_ids=[client_id],
+                webhook_url=webhook_url,  # type: ignore[arg-type]
+            ),
+        )
+        response = await self.http.post(
+            "/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+        )
+        return str(response.json()["access_token"]), recipient.id, recipient.webhook_secret
+
     async def frontend_client(self) -> tuple[str, str]:
         if self.frontend is None:
             self.frontend = await self.client("frontend")

@@ -169,6 +169,7 @@ class TestPasswordGrant:
             "consents:read",
             "consents:write",
             "requests:write",
+            "disclosures:read",
         }
         last_login = await db.scalar(
             select(Credential.last_login_at).where(Credential.user_id == user_id)

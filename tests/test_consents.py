@@ -123,7 +123,8 @@ async def dpo(actors: Actors) -> dict[str, str]:
 
 @pytest.fixture
 async def partner(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("partner"))
+    token, _, _ = await actors.partner_token()
+    return bearer(token)
 
 
 def decisions(*items: tuple[str, str | None, str], source: str = "settings_page") -> dict:  # type: ignore[type-arg]
@@ -498,7 +499,7 @@ class TestAudiences:
         assert await self._audience(client, partner, "direct_marketing", "email") == []
 
     async def test_user_tokens_and_wrong_channels(
-        self, client: httpx.AsyncClient, actors: Actors, partner
+        self, client: httpx.AsyncClient, actors: Actors, dpo
     ) -> None:  # type: ignore[no-untyped-def]
         _, token = await actors.user_with_token()
         assert (
@@ -507,6 +508,6 @@ class TestAudiences:
             )
         ).status_code == 403
         wrong = await client.get(
-            "/v1/audiences/customer_letters", params={"channel": "sms"}, headers=partner
+            "/v1/audiences/customer_letters", params={"channel": "sms"}, headers=dpo
         )
         assert wrong.status_code == 422

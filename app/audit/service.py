@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from sqlalchemy import String, insert, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import chain
 from app.audit.models import AccessLogEntry
 from app.auth.dependencies import Principal
 from app.users.models import User
@@ -27,7 +28,6 @@ CATEGORIES = (
     "history",
     "disclosures",
 )
-_COLUMNS = ["subject_ref", "actor", "client_id", "role", "categories", "operation", "request_id"]
 
 
 async def log_access(
@@ -43,13 +43,23 @@ async def log_access(
     ids = list(user_ids)
     if principal.is_user or not ids:
         return
-    rows = select(
-        User.subject_ref,
-        literal(principal.actor(), String()),
-        literal(principal.client_id, String()),
-        literal(principal.role, String()),
-        literal(sorted(set(categories)), ARRAY(String())),
-        literal(operation, String()),
-        literal(request_id, String()),
-    ).where(User.id.in_(ids))
-    await session.execute(insert(AccessLogEntry).from_select(_COLUMNS, rows))
+    refs = (await session.scalars(select(User.subject_ref).where(User.id.in_(ids)))).all()
+    now = datetime.now(UTC)
+    kinds = sorted(set(categories))
+    await chain.append(
+        session,
+        AccessLogEntry,
+        [
+            {
+                "accessed_at": now,
+                "subject_ref": ref,
+                "actor": principal.actor(),
+                "client_id": principal.client_id,
+                "role": principal.role,
+                "categories": kinds,
+                "operation": operation,
+                "request_id": request_id,
+            }
+            for ref in refs
+        ],
+    )

@@ -46,6 +46,10 @@ class Client(Base):
     role: Mapped[str] = mapped_column(String(16))
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     secret_hash: Mapped[str] = mapped_column(String(255))
+    # The recipient (group company, partner) a partner client acts for.
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("recipients.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     disabled_at: Mapped[datetime | None]
 

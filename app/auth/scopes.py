@@ -16,7 +16,7 @@ SCOPES: dict[str, str] = {
     "audiences:read": "Read audiences of users who may be contacted for a purpose.",
     "recipients:write": "Manage the recipients of disclosures.",
     "disclosures:write": "Receive data releases (partners and group companies).",
-    "disclosures:read": "Read the disclosure and access logs.",
+    "disclosures:read": "Read the disclosure log (a user: who received their own data).",
     "disclosure-log:write": "Log disclosures made outside the API.",
     "requests:write": "Make data-subject requests (for oneself, or as staff on a user's behalf).",
     "requests:manage": "Handle data-subject requests: extend, verify, complete, reject.",
@@ -24,7 +24,14 @@ SCOPES: dict[str, str] = {
 
 # A signed-in user (password grant): their own data only.
 SUBJECT_SCOPES = frozenset(
-    {"users:read", "users:write", "consents:read", "consents:write", "requests:write"}
+    {
+        "users:read",
+        "users:write",
+        "consents:read",
+        "consents:write",
+        "requests:write",
+        "disclosures:read",
+    }
 )
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {

@@ -39,12 +39,9 @@ class JoseKey:
             "use": "sig",
         }
 
-    def sign(self, claims: Mapping[str, Any]) -> str:
+    def sign(self, claims: Mapping[str, Any], typ: str = TOKEN_TYPE) -> str:
         token: str = jwt.encode(
-            dict(claims),
-            self._signer,
-            algorithm=ALGORITHM,
-            headers={"kid": self.kid, "typ": TOKEN_TYPE},
+            dict(claims), self._signer, algorithm=ALGORITHM, headers={"kid": self.kid, "typ": typ}
         )
         return token
 

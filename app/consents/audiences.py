@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal
-from app.consents.models import WHOLE_PURPOSE, ConsentState
+from app.consents.models import WHOLE_PURPOSE, ConsentState, Purpose
 from app.consents.purposes import get_purpose_row, rule_of
 from app.consents.rules import Subject, effective_permission
 from app.consents.schemas import AudienceMember, AudiencePage
+
+__all__ = ["AudiencePage", "audience_page", "select_page"]
 from app.consents.service import InvalidDecision, subject_of
 from app.core.pagination import decode_cursor, encode_cursor
 from app.users.models import User
@@ -68,17 +70,12 @@ def _candidates(
     return select(merged.c.id).distinct().order_by(merged.c.id).limit(batch)
 
 
-async def audience_page(
-    session: AsyncSession,
-    principal: Principal,
-    purpose_code: str,
-    channel: str,
-    cursor: str | None,
-    limit: int,
+async def select_page(
+    session: AsyncSession, purpose: Purpose, channel: str, cursor: str | None, limit: int
 ) -> AudiencePage:
-    purpose = await get_purpose_row(session, purpose_code)
+    """One page of the audience; the caller records who saw it."""
     if channel not in purpose.channels:
-        raise InvalidDecision(f"Purpose `{purpose_code}` does not use the channel `{channel}`.")
+        raise InvalidDecision(f"Purpose `{purpose.code}` does not use the channel `{channel}`.")
     rule = rule_of(purpose)
     default_kinds = [
         kind
@@ -94,7 +91,7 @@ async def audience_page(
         ids = list(
             (
                 await session.scalars(
-                    _candidates(purpose_code, channel, default_kinds, after, batch)
+                    _candidates(purpose.code, channel, default_kinds, after, batch)
                 )
             ).all()
         )
@@ -110,7 +107,7 @@ async def audience_page(
                 await session.scalars(
                     select(ConsentState).where(
                         ConsentState.user_id.in_(ids),
-                        ConsentState.purpose_code == purpose_code,
+                        ConsentState.purpose_code == purpose.code,
                         or_(
                             ConsentState.channel == channel,
                             ConsentState.channel == literal(WHOLE_PURPOSE),
@@ -135,15 +132,31 @@ async def audience_page(
                 if len(members) == limit:
                     exhausted = exhausted and user_id == ids[-1]
                     break
+    next_cursor = encode_cursor([str(after)]) if members and not exhausted else None
+    return AudiencePage(
+        purpose=purpose.code, channel=channel, items=members, next_cursor=next_cursor
+    )
+
+
+async def audience_page(
+    session: AsyncSession,
+    principal: Principal,
+    purpose_code: str,
+    channel: str,
+    cursor: str | None,
+    limit: int,
+) -> AudiencePage:
+    """A page read by the controller's own staff or DPO, recorded in the access log. (A
+    partner's read is a disclosure: see ``app.disclosures.releases.audience_for_partner``.)"""
+    page = await select_page(
+        session, await get_purpose_row(session, purpose_code), channel, cursor, limit
+    )
     await audit.log_access(
         session,
         principal,
-        [m.user_id for m in members],
+        [m.user_id for m in page.items],
         ["basic_data"],
         f"audience:{purpose_code}:{channel}",
         principal.request_id,
     )
-    next_cursor = encode_cursor([str(after)]) if members and not exhausted else None
-    return AudiencePage(
-        purpose=purpose_code, channel=channel, items=members, next_cursor=next_cursor
-    )
+    return page

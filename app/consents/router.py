@@ -26,6 +26,7 @@ from app.consents.schemas import (
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
+from app.disclosures import releases
 
 router = APIRouter(tags=["permissions"])
 
@@ -170,5 +171,8 @@ async def read_audience(
     limit: int = limit_query(100, 1000),
 ) -> AudiencePage:
     """Users who may be contacted for the purpose on the channel, with only the contact field the
-    channel needs, by cursor (scope `audiences:read`)."""
+    channel needs, by cursor (scope `audiences:read`). A partner's read is a disclosure: its
+    recipient must be in the EU/EEA and allowed the purpose, and every member is logged."""
+    if caller.role == "partner":
+        return await releases.audience_for_partner(session, caller, purpose, channel, cursor, limit)
     return await audiences.audience_page(session, caller, purpose, channel, cursor, limit)

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Registrations a client may make per minute."
     )
     events_retention_months: int = Field(default=24, ge=1)
+    notification_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often due Art. 19 notifications are sent."
+    )
 
     controller_name: str = Field(default="Mezzoforte Oy", description="The register's controller.")
     controller_address: str = Field(default="Huopalahdentie 24 B, 00350 Helsinki, Finland")

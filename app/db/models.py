@@ -4,6 +4,7 @@ from app.audit import models as audit_models
 from app.auth import models as auth_models
 from app.consents import models as consents_models
 from app.db.base import Base
+from app.disclosures import models as disclosures_models
 from app.events import models as events_models
 from app.records import models as records_models
 from app.register_updates import models as register_updates_models
@@ -14,6 +15,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "consents_models",
+    "disclosures_models",
     "events_models",
     "records_models",
     "register_updates_models",

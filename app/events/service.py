@@ -35,6 +35,16 @@ def months_back(start: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def upcoming_months(count: int, today: date | None = None) -> set[date]:
+    """This month and the next ``count`` ones."""
+    start = month_start(today or datetime.now(UTC).date())
+    months = {start}
+    for _ in range(count):
+        start = next_month(start)
+        months.add(start)
+    return months
+
+
 def partition_name(start: date) -> str:
     return f"events_p{start.year:04d}{start.month:02d}"
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.dependencies import Principal
 from app.core.pagination import decode_cursor, encode_cursor
+from app.disclosures import notifications
 from app.users.models import User, UserChange
 from app.users.schemas import ChangePage, ChangeRead
 
@@ -114,4 +115,5 @@ async def apply_register_change(
             request_id=request_id,
             update_id=update_id,
         )
+        await notifications.notify_recipients(session, user_id, "rectification", changes)
     return changes

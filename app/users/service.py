@@ -17,6 +17,7 @@ from app.auth.dependencies import Principal, UserNotFound
 from app.auth.models import Credential
 from app.core.errors import AppError, Conflict, PreconditionFailed
 from app.core.pagination import decode_cursor, encode_cursor
+from app.disclosures import notifications
 from app.users import history
 from app.users.models import IdentityCode, User
 from app.users.schemas import (
@@ -328,6 +329,7 @@ async def update_user(
         changes=changes,
         request_id=principal.request_id,
     )
+    await notifications.notify_recipients(session, user_id, "rectification", changes)
     return await get_user(session, user_id)
 
 

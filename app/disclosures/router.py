@@ -1,0 +1,176 @@
+"""Recipients, data releases, the disclosure log, its checkpoints, and Art. 19 notifications."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, status
+
+from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
+from app.core.errors import problem_responses
+from app.core.pagination import Cursor, limit_query
+from app.db.session import Session
+from app.disclosures import notifications, releases, service
+from app.disclosures.schemas import (
+    Checkpoint,
+    DisclosurePage,
+    ExternalDisclosure,
+    ExternalDisclosureResult,
+    NotificationList,
+    RecipientCreate,
+    RecipientCreated,
+    RecipientList,
+    RecipientRead,
+    RecipientUpdate,
+    ReleaseRequest,
+    ReleaseResult,
+)
+
+router = APIRouter(tags=["disclosures"])
+
+RecipientAdmin = Annotated[Principal, require("recipients:write")]
+LogReader = Annotated[Principal, require("disclosures:read")]
+DpoLogReader = Annotated[Principal, require("disclosures:read", clients_only=True)]
+Partner = Annotated[Principal, require("disclosures:write", clients_only=True)]
+ExternalLogger = Annotated[Principal, require("disclosure-log:write", clients_only=True)]
+
+
+@router.get("/v1/recipients", response_model=RecipientList, responses=problem_responses(401, 403))
+async def list_recipients(caller: RecipientAdmin, session: Session) -> RecipientList:
+    """Every recipient of disclosures (scope `recipients:write`, the DPO)."""
+    return await service.list_recipients(session)
+
+
+@router.post(
+    "/v1/recipients",
+    response_model=RecipientCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 422),
+)
+async def create_recipient(
+    body: RecipientCreate, caller: RecipientAdmin, session: Session, request: Request
+) -> RecipientCreated:
+    """Add a group company or partner, its purposes and the clients that act for it; the answer
+    shows its webhook secret once (scope `recipients:write`)."""
+    return await service.create_recipient(session, request.app.state.auth.hasher, body)
+
+
+@router.get(
+    "/v1/recipients/{recipient_id}",
+    response_model=RecipientRead,
+    responses=problem_responses(401, 403, 404),
+)
+async def read_recipient(
+    recipient_id: uuid.UUID, caller: RecipientAdmin, session: Session
+) -> RecipientRead:
+    """One recipient (scope `recipients:write`)."""
+    return await service.read_recipient(session, recipient_id)
+
+
+@router.patch(
+    "/v1/recipients/{recipient_id}",
+    response_model=RecipientRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update_recipient(
+    recipient_id: uuid.UUID,
+    body: RecipientUpdate,
+    caller: RecipientAdmin,
+    session: Session,
+    request: Request,
+) -> RecipientRead:
+    """Change a recipient (scope `recipients:write`)."""
+    return await service.update_recipient(
+        session, request.app.state.auth.hasher, recipient_id, body
+    )
+
+
+@router.post(
+    "/v1/disclosures",
+    response_model=ReleaseResult,
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def release_data(body: ReleaseRequest, caller: Partner, session: Session) -> ReleaseResult:
+    """Receive users' data for a purpose (scope `disclosures:write`, a partner's client). Only
+    users and categories the recipient is permitted are returned, each logged in the same
+    transaction; the rest are listed as `not_permitted`. Recipients outside the EU/EEA get 403."""
+    return await releases.release(session, caller, body)
+
+
+@router.post(
+    "/v1/disclosure-log",
+    response_model=ExternalDisclosureResult,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def log_external_disclosure(
+    body: ExternalDisclosure, caller: ExternalLogger, session: Session
+) -> ExternalDisclosureResult:
+    """Log a disclosure made outside the API, e.g. to a collection agency or an authority
+    (scope `disclosure-log:write`, staff)."""
+    return ExternalDisclosureResult(logged=await releases.log_external(session, caller, body))
+
+
+@router.get(
+    "/v1/disclosures",
+    response_model=DisclosurePage,
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_disclosures(
+    caller: DpoLogReader,
+    session: Session,
+    recipient: Annotated[uuid.UUID | None, Query(description="Only this recipient.")] = None,
+    since: Annotated[datetime | None, Query(alias="from", description="From (inclusive).")] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="To (exclusive).")] = None,
+    cursor: Cursor = None,
+    limit: int = limit_query(100, 1000),
+) -> DisclosurePage:
+    """The disclosure log, by recipient and time, by cursor (scope `disclosures:read`, the DPO)."""
+    return await service.list_disclosures(
+        session, recipient_id=recipient, since=since, until=until, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/v1/disclosures/checkpoints/latest", response_model=Checkpoint)
+async def latest_checkpoint(
+    session: Session,
+    request: Request,
+    log: Annotated[
+        Literal["disclosure_log", "access_log"], Query(description="Which log.")
+    ] = "disclosure_log",
+) -> Checkpoint:
+    """The signed heads of every hash chain of the log, now (public: anyone may check the log;
+    verify the JWS with /.well-known/jwks.json)."""
+    return await service.checkpoint(session, request.app.state.auth.keys, log)
+
+
+@router.get(
+    "/v1/users/{user_ref}/disclosures",
+    response_model=DisclosurePage,
+    responses=problem_responses(400, 401, 403, 404),
+)
+async def user_disclosures(
+    user_ref: UserRef,
+    caller: LogReader,
+    session: Session,
+    cursor: Cursor = None,
+    limit: int = limit_query(100, 1000),
+) -> DisclosurePage:
+    """Who received the user's data, when and why (scope `disclosures:read`: the user, the DPO)."""
+    return await service.user_disclosures(session, resolve_user_id(caller, user_ref), cursor, limit)
+
+
+@router.get(
+    "/v1/users/{user_ref}/notifications",
+    response_model=NotificationList,
+    responses=problem_responses(401, 403, 404),
+)
+async def user_notifications(
+    user_ref: UserRef, caller: LogReader, session: Session
+) -> NotificationList:
+    """The Art. 19 notifications sent to recipients about the user (scope `disclosures:read`)."""
+    user_id = resolve_user_id(caller, user_ref)
+    await service.user_disclosures(session, user_id, None, 1)  # 404 for an unknown user
+    return await notifications.list_notifications(session, user_id)

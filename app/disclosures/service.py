@@ -1,0 +1,364 @@
+"""Recipients, and reading the disclosure log and its checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import chain
+from app.audit.models import AccessLogEntry, DisclosureLogEntry
+from app.auth.dependencies import Principal, UserNotFound
+from app.auth.keys import KeyRing
+from app.auth.models import Client
+from app.consents.models import Purpose
+from app.core.errors import AppError, Forbidden, NotFound
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.secrets import KeyedHasher
+from app.disclosures.models import Recipient
+from app.disclosures.schemas import (
+    Checkpoint,
+    DisclosurePage,
+    DisclosureRead,
+    LaneHeadRead,
+    RecipientCreate,
+    RecipientCreated,
+    RecipientList,
+    RecipientRead,
+    RecipientUpdate,
+)
+from app.users.models import User
+
+# The 27 EU member states and Iceland, Liechtenstein and Norway.
+EU_EEA = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    }
+)
+LOGS = {"disclosure_log": DisclosureLogEntry, "access_log": AccessLogEntry}
+
+
+class RecipientNotFound(NotFound):
+    type = "recipient-not-found"
+    title = "Recipient not found"
+
+
+class InvalidRecipient(AppError):
+    status = 422
+    type = "invalid-recipient"
+    title = "Invalid recipient"
+
+
+class NotARecipientClient(Forbidden):
+    type = "client-acts-for-no-recipient"
+    title = "This client acts for no recipient"
+
+
+class RecipientOutsideEea(Forbidden):
+    type = "recipient-outside-eu-eea"
+    title = "Recipient outside the EU/EEA"
+
+
+class PurposeNotAllowed(Forbidden):
+    type = "purpose-not-allowed-for-recipient"
+    title = "The recipient may not receive data for this purpose"
+
+
+# Webhook secrets -------------------------------------------------------------------------------
+
+
+def _webhook_cipher(hasher: KeyedHasher) -> AESGCM:
+    return AESGCM(bytes.fromhex(hasher.digest("webhook-secret-key", "v1")))
+
+
+def seal_webhook_secret(hasher: KeyedHasher, secret: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _webhook_cipher(hasher).encrypt(nonce, secret.encode(), b"webhook")
+
+
+def open_webhook_secret(hasher: KeyedHasher, sealed: bytes) -> str:
+    return _webhook_cipher(hasher).decrypt(sealed[:12], sealed[12:], b"webhook").decode()
+
+
+def _check_webhook_url(url: str | None) -> None:
+    if url is None:
+        return
+    parsed = urlparse(url)
+    loopback = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+    if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
+        raise InvalidRecipient("webhook_url must be https (http only for loopback tests).")
+
+
+# Recipients ------------------------------------------------------------------------------------
+
+
+async def _check_purposes(session: AsyncSession, codes: list[str]) -> None:
+    known = set((await session.scalars(select(Purpose.code).where(Purpose.code.in_(codes)))).all())
+    unknown = sorted(set(codes) - known)
+    if unknown:
+        raise InvalidRecipient(f"No such purposes: {', '.join(unknown)}.")
+
+
+async def _link_clients(
+    session: AsyncSession, recipient_id: uuid.UUID, client_ids: list[str]
+) -> None:
+    found = set(
+        (
+            await session.scalars(select(Client.client_id).where(Client.client_id.in_(client_ids)))
+        ).all()
+    )
+    missing = sorted(set(client_ids) - found)
+    if missing:
+        raise InvalidRecipient(f"No such clients: {', '.join(missing)}.")
+    await session.execute(
+        update(Client)
+        .where(Client.recipient_id == recipient_id, Client.client_id.not_in(client_ids))
+        .values(recipient_id=None)
+    )
+    if client_ids:
+        await session.execute(
+            update(Client).where(Client.client_id.in_(client_ids)).values(recipient_id=recipient_id)
+        )
+
+
+async def _read(session: AsyncSession, recipient: Recipient) -> RecipientRead:
+    clients = (
+        await session.scalars(
+            select(Client.client_id)
+            .where(Client.recipient_id == recipient.id)
+            .order_by(Client.client_id)
+        )
+    ).all()
+    return RecipientRead(
+        id=recipient.id,
+        name=recipient.name,
+        kind=recipient.kind,
+        business_id=recipient.business_id,
+        country=recipient.country,
+        in_eu_eea=recipient.in_eu_eea,
+        purposes=list(recipient.purposes),
+        legal_basis=recipient.legal_basis,
+        contact_name=recipient.contact_name,
+        contact_email=recipient.contact_email,
+        contact_phone=recipient.contact_phone,
+        webhook_url=recipient.webhook_url,
+        client_ids=list(clients),
+        created_at=recipient.created_at,
+    )
+
+
+async def create_recipient(
+    session: AsyncSession, hasher: KeyedHasher, body: RecipientCreate
+) -> RecipientCreated:
+    await _check_purposes(session, body.purposes)
+    webhook_url = str(body.webhook_url) if body.webhook_url else None
+    _check_webhook_url(webhook_url)
+    secret = secrets.token_urlsafe(32) if webhook_url else None
+    recipient_id = (
+        await session.execute(
+            insert(Recipient)
+            .values(
+                name=body.name,
+                kind=body.kind,
+                business_id=body.business_id,
+                country=body.country,
+                in_eu_eea=body.country in EU_EEA,
+                purposes=sorted(set(body.purposes)),
+                legal_basis=body.legal_basis,
+                contact_name=body.contact_name,
+                contact_email=body.contact_email,
+                contact_phone=body.contact_phone,
+                webhook_url=webhook_url,
+                webhook_secret=seal_webhook_secret(hasher, secret) if secret else None,
+            )
+            .returning(Recipient.id)
+        )
+    ).scalar_one()
+    await _link_clients(session, recipient_id, body.client_ids)
+    read = await _read(session, await session.get_one(Recipient, recipient_id))
+    return RecipientCreated(**read.model_dump(), webhook_secret=secret)
+
+
+async def get_recipient(session: AsyncSession, recipient_id: uuid.UUID) -> Recipient:
+    recipient = await session.get(Recipient, recipient_id)
+    if recipient is None:
+        raise RecipientNotFound("No such recipient.")
+    return recipient
+
+
+async def read_recipient(session: AsyncSession, recipient_id: uuid.UUID) -> RecipientRead:
+    return await _read(session, await get_recipient(session, recipient_id))
+
+
+async def list_recipients(session: AsyncSession) -> RecipientList:
+    rows = (await session.scalars(select(Recipient).order_by(Recipient.name))).all()
+    return RecipientList(items=[await _read(session, r) for r in rows])
+
+
+async def update_recipient(
+    session: AsyncSession, hasher: KeyedHasher, recipient_id: uuid.UUID, body: RecipientUpdate
+) -> RecipientRead:
+    recipient = await get_recipient(session, recipient_id)
+    values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"client_ids"})
+    if "purposes" in values:
+        await _check_purposes(session, values["purposes"] or [])
+        values["purposes"] = sorted(set(values["purposes"] or []))
+    if values.get("country"):
+        values["in_eu_eea"] = values["country"] in EU_EEA
+    if "webhook_url" in values:
+        values["webhook_url"] = str(values["webhook_url"]) if values["webhook_url"] else None
+        _check_webhook_url(values["webhook_url"])
+        if values["webhook_url"] and recipient.webhook_secret is None:
+            raise InvalidRecipient("Add webhooks by creating the recipient anew, to get a secret.")
+    if values:
+        await session.execute(
+            update(Recipient)
+            .where(Recipient.id == recipient_id)
+            .values(**values, updated_at=func.now())
+        )
+    if body.client_ids is not None:
+        await _link_clients(session, recipient_id, body.client_ids)
+    session.expire_all()
+    return await read_recipient(session, recipient_id)
+
+
+async def recipient_for(session: AsyncSession, principal: Principal, purpose: str) -> Recipient:
+    """The recipient a partner client acts for, checked for the EU/EEA and the purpose."""
+    recipient = await session.scalar(
+        select(Recipient)
+        .join(Client, Client.recipient_id == Recipient.id)
+        .where(Client.client_id == principal.client_id)
+    )
+    if recipient is None:
+        raise NotARecipientClient("Ask the DPO to register the recipient this client acts for.")
+    if not recipient.in_eu_eea:
+        raise RecipientOutsideEea(
+            "Personal data is not disclosed outside the EU/EEA (register description, section 8)."
+        )
+    if purpose not in recipient.purposes:
+        raise PurposeNotAllowed(f"{recipient.name} may not receive data for `{purpose}`.")
+    return recipient
+
+
+# Reading the log -------------------------------------------------------------------------------
+
+
+def _page(rows: list[DisclosureLogEntry], limit: int) -> DisclosurePage:
+    items = [DisclosureRead.model_validate(row, from_attributes=True) for row in rows[:limit]]
+    next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
+    return DisclosurePage(items=items, next_cursor=next_cursor)
+
+
+async def user_disclosures(
+    session: AsyncSession, user_id: uuid.UUID, cursor: str | None, limit: int
+) -> DisclosurePage:
+    subject_ref = await session.scalar(select(User.subject_ref).where(User.id == user_id))
+    if subject_ref is None:
+        raise UserNotFound("No such user.")
+    after = decode_cursor(cursor, 1)
+    query = select(DisclosureLogEntry).where(DisclosureLogEntry.subject_ref == subject_ref)
+    if after is not None:
+        query = query.where(DisclosureLogEntry.id > int(after[0]))
+    rows = (await session.scalars(query.order_by(DisclosureLogEntry.id).limit(limit + 1))).all()
+    return _page(list(rows), limit)
+
+
+async def list_disclosures(
+    session: AsyncSession,
+    *,
+    recipient_id: uuid.UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> DisclosurePage:
+    query = select(DisclosureLogEntry)
+    if recipient_id is not None:
+        query = query.where(DisclosureLogEntry.recipient_id == recipient_id)
+    if since is not None:
+        query = query.where(DisclosureLogEntry.disclosed_at >= since)
+    if until is not None:
+        query = query.where(DisclosureLogEntry.disclosed_at < until)
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        at, last_id = datetime.fromisoformat(after[0]), int(after[1])
+        query = query.where(
+            or_(
+                DisclosureLogEntry.disclosed_at > at,
+                and_(DisclosureLogEntry.disclosed_at == at, DisclosureLogEntry.id > last_id),
+            )
+        )
+    rows = list(
+        (
+            await session.scalars(
+                query.order_by(DisclosureLogEntry.disclosed_at, DisclosureLogEntry.id).limit(
+                    limit + 1
+                )
+            )
+        ).all()
+    )
+    items = [DisclosureRead.model_validate(row, from_attributes=True) for row in rows[:limit]]
+    next_cursor = (
+        encode_cursor([items[-1].disclosed_at.isoformat(), items[-1].id])
+        if len(rows) > limit
+        else None
+    )
+    return DisclosurePage(items=items, next_cursor=next_cursor)
+
+
+async def checkpoint(session: AsyncSession, keys: KeyRing, log: str) -> Checkpoint:
+    """The heads of every chain of a log now, signed with the token signing key."""
+    heads, total = await chain.heads(session, LOGS[log])
+    created_at = datetime.now(UTC)
+    head_reads = [LaneHeadRead(**vars(head)) for head in heads]
+    claims = {
+        "log": log,
+        "iat": int(created_at.timestamp()),
+        "entries": total,
+        "heads": [head.model_dump() for head in head_reads],
+    }
+    signature = keys.signing_key().sign(claims, typ="log-checkpoint+jwt")
+    return Checkpoint(
+        log=log, created_at=created_at, entries=total, heads=head_reads, signature=signature
+    )
+
+
+def heads_json(checkpoint_: Checkpoint) -> str:
+    return json.dumps([h.model_dump() for h in checkpoint_.heads], sort_keys=True)
