@@ -304,9 +304,11 @@ def outbox_deliver() -> None:
 
 @retention_cli.command("run")
 def retention_run() -> None:
-    """Drop event partitions older than REGISTRY_EVENTS_RETENTION_MONTHS and purge expired
-    sign-in state. Safe to run as often as you like (e.g. daily from cron)."""
+    """Drop event partitions older than REGISTRY_EVENTS_RETENTION_MONTHS, remove records whose
+    Accounting Act hold has ended, and purge expired sign-in state. Safe to run as often as you
+    like (e.g. daily from cron)."""
     from app.events import service as events
+    from app.requests import erasure
 
     settings = get_settings()
 
@@ -320,7 +322,12 @@ def retention_run() -> None:
             # service itself need not create them.
             await events.ensure_partitions(session, events.upcoming_months(3))
             purged = await auth_service.purge_expired(session)
-        return {"dropped_event_partitions": dropped, "purged": purged}
+            holds = await erasure.remove_expired_holds(session)
+        return {
+            "dropped_event_partitions": dropped,
+            "purged": purged,
+            "expired_legal_holds_removed": holds,
+        }
 
     echo_json(asyncio.run(run()))
 

@@ -28,8 +28,10 @@ from app.disclosures import notifications
 from app.disclosures.router import router as disclosures_router
 from app.events.router import router as events_router
 from app.health.router import router as health_router
+from app.notice.router import router as notice_router
 from app.records.router import router as records_router
 from app.register_updates.router import router as register_updates_router
+from app.requests.router import router as requests_router
 from app.users.identity_codes import IdentityCodeCipher
 from app.users.router import router as users_router
 
@@ -112,6 +114,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(register_updates_router)
     app.include_router(consents_router)
     app.include_router(disclosures_router)
+    app.include_router(requests_router)
+    app.include_router(notice_router)
     return app
 
 

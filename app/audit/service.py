@@ -27,6 +27,7 @@ CATEGORIES = (
     "events",
     "history",
     "disclosures",
+    "all",
 )
 
 
@@ -37,11 +38,13 @@ async def log_access(
     categories: Iterable[str],
     operation: str,
     request_id: str | None,
+    *,
+    include_own: bool = False,
 ) -> None:
     """Records that ``principal`` read these users' data, in the request's transaction.
-    A user reading their own data is not logged."""
+    A user reading their own data is not logged, unless ``include_own`` (exports)."""
     ids = list(user_ids)
-    if principal.is_user or not ids:
+    if (principal.is_user and not include_own) or not ids:
         return
     refs = (await session.scalars(select(User.subject_ref).where(User.id.in_(ids)))).all()
     now = datetime.now(UTC)

@@ -190,7 +190,7 @@ async def record_decisions(
         )
     )
     affected = {item.purpose for item in body.decisions}
-    permissions = await _effective(session, user_id, only=affected)
+    permissions = await effective(session, user_id, only=affected)
     return RecordedDecisions(
         receipt_id=receipt_id,
         decisions=[
@@ -208,7 +208,7 @@ async def record_decisions(
     )
 
 
-async def _effective(
+async def effective(
     session: AsyncSession, user_id: uuid.UUID, only: Iterable[str] | None = None
 ) -> list[EffectivePermission]:
     subject = await _subject(session, user_id)
@@ -252,7 +252,7 @@ async def _effective(
 async def effective_permissions(
     session: AsyncSession, principal: Principal, user_id: uuid.UUID
 ) -> Permissions:
-    items = await _effective(session, user_id)
+    items = await effective(session, user_id)
     await audit.log_access(
         session, principal, [user_id], ["permissions"], "read_permissions", principal.request_id
     )

@@ -8,6 +8,7 @@ from app.disclosures import models as disclosures_models
 from app.events import models as events_models
 from app.records import models as records_models
 from app.register_updates import models as register_updates_models
+from app.requests import models as requests_models
 from app.users import models as users_models
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "events_models",
     "records_models",
     "register_updates_models",
+    "requests_models",
     "users_models",
 ]

@@ -53,6 +53,8 @@ class BillingProfile(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     e_invoice_address: Mapped[str | None] = mapped_column(String(100))
     payment_method_reference: Mapped[str | None] = mapped_column(String(100))
+    # Set on erasure: kept (restricted) under the Accounting Act until this date, then removed.
+    held_until: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -78,6 +80,8 @@ class CollectionCase(Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), server_default="open")
     closed_on: Mapped[date | None]
+    # Set on erasure: kept (restricted) under the Accounting Act until this date, then removed.
+    held_until: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

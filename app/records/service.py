@@ -81,7 +81,10 @@ async def _list(
     order: Any,
     category: str,
 ) -> list[Any]:
-    await users.require_user(session, user_id)
+    status = await users.require_user(session, user_id)
+    if status == "erased" and "requests:manage" not in principal.scopes:
+        # What an erasure keeps under a legal hold is restricted to the DPO.
+        raise RecordNotFound("Nothing readable is held for this user.")
     rows = (
         await session.scalars(
             select(model).where(model.user_id == user_id).order_by(order)  # type: ignore[attr-defined]

@@ -91,6 +91,7 @@ class User(Base):
     closed_at: Mapped[datetime | None]
     # GDPR Art. 18: while set, the data is only stored (no marketing, audiences or releases).
     restricted_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

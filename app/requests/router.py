@@ -1,0 +1,200 @@
+"""Data-subject requests, the access export and portability, restriction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from app.audit import service as audit
+from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
+from app.core.errors import Forbidden, problem_responses
+from app.core.pagination import Cursor, limit_query
+from app.db.session import Session, get_database
+from app.requests import erasure, export, service
+from app.requests.schemas import (
+    Completion,
+    Extension,
+    Rejection,
+    RequestCreate,
+    RequestPage,
+    RequestRead,
+    Verification,
+)
+from app.users import service as users
+
+router = APIRouter(tags=["data-subject requests"])
+
+Requester = Annotated[Principal, require("requests:write")]
+Manager = Annotated[Principal, require("requests:manage", clients_only=True)]
+Reader = Annotated[Principal, require("users:read")]
+ERRORS = problem_responses(401, 403, 404, 409, 422)
+
+
+@router.post(
+    "/v1/users/{user_ref}/requests",
+    response_model=RequestRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+)
+async def make_request(
+    user_ref: UserRef, body: RequestCreate, caller: Requester, session: Session
+) -> RequestRead:
+    """Make a request (access, portability, rectification, erasure, restriction, objection), by
+    the user or by staff on their behalf noting the channel; due in one calendar month (scope
+    `requests:write`)."""
+    return await service.create_request(session, caller, resolve_user_id(caller, user_ref), body)
+
+
+@router.get("/v1/users/{user_ref}/requests", response_model=list[RequestRead], responses=ERRORS)
+async def list_user_requests(
+    user_ref: UserRef, caller: Requester, session: Session
+) -> list[RequestRead]:
+    """The user's requests and how each was handled (scope `requests:write`)."""
+    return await service.user_requests(session, resolve_user_id(caller, user_ref))
+
+
+@router.get("/v1/requests", response_model=RequestPage, responses=ERRORS)
+async def work_list(
+    caller: Manager,
+    session: Session,
+    status_: Annotated[
+        Literal["received", "completed", "rejected"] | None, Query(alias="status")
+    ] = None,
+    overdue: Annotated[bool | None, Query(description="Only open ones past due.")] = None,
+    type_: Annotated[
+        Literal["access", "portability", "rectification", "erasure", "restriction", "objection"]
+        | None,
+        Query(alias="type"),
+    ] = None,
+    cursor: Cursor = None,
+    limit: int = limit_query(50, 200),
+) -> RequestPage:
+    """The DPO's work list, soonest due first (scope `requests:manage`)."""
+    return await service.work_list(
+        session, status=status_, overdue=overdue, request_type=type_, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/v1/requests/{request_id}", response_model=RequestRead, responses=ERRORS)
+async def read_request(request_id: uuid.UUID, caller: Manager, session: Session) -> RequestRead:
+    """One request with every transition (scope `requests:manage`)."""
+    return await service.read_request(session, request_id)
+
+
+@router.post("/v1/requests/{request_id}/extend", response_model=RequestRead, responses=ERRORS)
+async def extend(
+    request_id: uuid.UUID, body: Extension, caller: Manager, session: Session
+) -> RequestRead:
+    """Extend the deadline once, by up to two months, with a reason, within the first month
+    (scope `requests:manage`)."""
+    return await service.extend(session, caller, request_id, body)
+
+
+@router.post("/v1/requests/{request_id}/verify", response_model=RequestRead, responses=ERRORS)
+async def verify(
+    request_id: uuid.UUID, body: Verification, caller: Manager, session: Session
+) -> RequestRead:
+    """Record that the requester's identity was verified (scope `requests:manage`)."""
+    return await service.verify_identity(session, caller, request_id, body)
+
+
+@router.post("/v1/requests/{request_id}/complete", response_model=RequestRead, responses=ERRORS)
+async def complete(
+    request_id: uuid.UUID, body: Completion, caller: Manager, session: Session, request: Request
+) -> RequestRead:
+    """Complete the request. An erasure erases (the result lists what was erased and what was
+    kept, why and until when), a restriction restricts, an objection prohibits all marketing and
+    research (scope `requests:manage`)."""
+    return await service.complete(session, caller, request.app.state.auth.hasher, request_id, body)
+
+
+@router.post("/v1/requests/{request_id}/reject", response_model=RequestRead, responses=ERRORS)
+async def reject(
+    request_id: uuid.UUID, body: Rejection, caller: Manager, session: Session
+) -> RequestRead:
+    """Refuse the request with a reason (scope `requests:manage`)."""
+    return await service.reject(session, caller, request_id, body)
+
+
+@router.delete(
+    "/v1/users/{user_ref}/restriction",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
+)
+async def lift_restriction(user_ref: UserRef, caller: Manager, session: Session) -> Response:
+    """Lift a restriction of processing (Art. 18(3): tell the person first) (scope
+    `requests:manage`)."""
+    await erasure.lift_restriction(session, caller, resolve_user_id(caller, user_ref))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/v1/users/{user_ref}/export",
+    responses={
+        200: {
+            "description": "The export, streamed.",
+            "content": {"application/json": {}, "application/zip": {}},
+        },
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def export_user(
+    user_ref: UserRef,
+    caller: Reader,
+    session: Session,
+    request: Request,
+    format: Annotated[
+        Literal["json", "zip"], Query(description="`zip`: + CSVs and HTML.")
+    ] = "json",
+    kind: Annotated[
+        Literal["access", "portability"],
+        Query(description="`access` (Art. 15, everything) or `portability` (Art. 20)."),
+    ] = "access",
+    request_id: Annotated[
+        uuid.UUID | None, Query(description="The data-subject request this answers.")
+    ] = None,
+    identity_code: Annotated[
+        Literal["masked", "full"], Query(description="`full` for the DPO only.")
+    ] = "masked",
+) -> StreamingResponse:
+    """Everything the registry holds on the user, streamed, with the Art. 15(1) items (scope
+    `users:read`: the user, or the DPO). Every export is recorded in the access log."""
+    user_id = resolve_user_id(caller, user_ref)
+    await users.require_user(session, user_id)
+    if identity_code == "full" and "identity-code:read" not in caller.scopes:
+        raise Forbidden("Only the DPO (`identity-code:read`) may export the full identity code.")
+    if request_id is not None:
+        linked = await service.get_request(session, request_id)
+        if linked.user_id != user_id or linked.type not in ("access", "portability"):
+            raise service.RequestNotFound("No such access or portability request for this user.")
+    await audit.log_access(
+        session,
+        caller,
+        [user_id],
+        ["all"],
+        f"export:{kind}:{request_id or '-'}",
+        caller.request_id,
+        include_own=True,
+    )
+    arguments = (
+        get_database(request),
+        request.app.state.settings,
+        request.app.state.identity_codes,
+        user_id,
+    )
+    options = {"kind": kind, "full_identity_code": identity_code == "full"}
+    stamp = user_id.hex[:8]
+    if format == "zip":
+        return StreamingResponse(
+            export.zip_chunks(*arguments, **options),  # type: ignore[arg-type]
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="export-{stamp}.zip"'},
+        )
+    return StreamingResponse(
+        export.json_chunks(*arguments, **options),  # type: ignore[arg-type]
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="export-{stamp}.json"'},
+    )
