@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import raw
 from app.db.base import Base
 
 LANES = 8
@@ -71,33 +72,36 @@ class ChainedLog(Base):
 async def append(
     session: AsyncSession, model: type[ChainedLog], rows: Sequence[dict[str, Any]]
 ) -> None:
-    """Appends content rows to one lane of the log, in order, in the caller's transaction."""
+    """Appends content rows to one lane of the log, in order, in the caller's transaction.
+
+    Three statements on the raw driver (this runs on every logged read): take the lane's lock,
+    read its head and the new ids, insert.
+    """
     if not rows:
         return
-    table = model.__table__
+    table = model.__tablename__
     lane = random.randrange(LANES)  # noqa: S311 (load spreading, not security)
-    await session.execute(
-        select(func.pg_advisory_xact_lock(_LOCK_BASE[model.__tablename__] + lane))
+    connection = await raw.driver(session)
+    await connection.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_BASE[table] + lane)
+    head = await connection.fetchrow(
+        f"SELECT (SELECT entry_hash FROM {table} WHERE lane = $1 ORDER BY id DESC LIMIT 1),"  # noqa: S608
+        f" ARRAY(SELECT nextval('{table}_id_seq') FROM generate_series(1, $2))",
+        lane,
+        len(rows),
     )
-    prev = await session.scalar(
-        select(table.c.entry_hash).where(table.c.lane == lane).order_by(table.c.id.desc()).limit(1)
-    )
-    prev = prev or GENESIS
-    # The ids are taken first so that the hash binds each entry's place in the log too.
-    ids = (
-        await session.scalars(
-            select(func.nextval(f"{model.__tablename__}_id_seq")).select_from(
-                func.generate_series(1, len(rows))
-            )
-        )
-    ).all()
+    prev = head[0] or GENESIS
+    columns = ["id", *model.CONTENT, "lane", "prev_hash", "entry_hash"]
     values = []
-    for entry_id, row in zip(ids, rows, strict=True):
+    for entry_id, row in zip(head[1], rows, strict=True):
         content = {"id": entry_id, **{name: row[name] for name in model.CONTENT}}
         digest = entry_hash(prev, content)
-        values.append({**content, "lane": lane, "prev_hash": prev, "entry_hash": digest})
+        values.append((*content.values(), lane, prev, digest))
         prev = digest
-    await session.execute(insert(model), values)
+    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    await connection.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
+        values,
+    )
 
 
 @dataclass(frozen=True)

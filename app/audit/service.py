@@ -40,13 +40,19 @@ async def log_access(
     request_id: str | None,
     *,
     include_own: bool = False,
+    subject_refs: Iterable[uuid.UUID] | None = None,
 ) -> None:
     """Records that ``principal`` read these users' data, in the request's transaction.
-    A user reading their own data is not logged, unless ``include_own`` (exports)."""
+    A user reading their own data is not logged, unless ``include_own`` (exports). Callers that
+    already hold the users' ``subject_refs`` pass them and save a query."""
     ids = list(user_ids)
     if (principal.is_user and not include_own) or not ids:
         return
-    refs = (await session.scalars(select(User.subject_ref).where(User.id.in_(ids)))).all()
+    refs = (
+        list(subject_refs)
+        if subject_refs is not None
+        else (await session.scalars(select(User.subject_ref).where(User.id.in_(ids)))).all()
+    )
     now = datetime.now(UTC)
     kinds = sorted(set(categories))
     await chain.append(

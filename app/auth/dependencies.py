@@ -107,6 +107,7 @@ async def authenticate(
             issuer=auth.issuer,
             audience=auth.settings.jwt_audience,
             leeway=auth.settings.token_leeway_seconds,
+            cache=auth.verified,
         )
     except tokens.InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc

@@ -7,6 +7,8 @@ RFC 8725 habits: one fixed algorithm (RS256) for every key, the key chosen by ou
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -66,6 +68,31 @@ class JoseKey:
         return claims
 
 
+class VerifiedTokens:
+    """Tokens whose signature and claims were verified, by the token itself: a signature stays
+    valid, so a repeat only needs its time window checked again (saves the RSA work on every
+    request of a client that reuses its token). Bounded; the oldest go first."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._claims: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._size = size
+
+    def get(self, token: str, leeway: int) -> dict[str, Any] | None:
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        now = time.time()
+        if not (claims["nbf"] - leeway <= now < claims["exp"] + leeway):
+            self._claims.pop(token, None)
+            return None
+        return claims
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        self._claims[token] = claims
+        if len(self._claims) > self._size:
+            self._claims.popitem(last=False)
+
+
 def verify(
     token: str,
     key_for: Callable[[str], JoseKey | None],
@@ -73,8 +100,13 @@ def verify(
     issuer: str,
     audience: str,
     leeway: int,
+    cache: VerifiedTokens | None = None,
 ) -> dict[str, Any]:
     """Checks the header against our rules, picks the key by ``kid``, verifies and validates."""
+    if cache is not None:
+        claims = cache.get(token, leeway)
+        if claims is not None and key_for(claims["_kid"]) is not None:
+            return claims
     try:
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:
@@ -88,10 +120,13 @@ def verify(
     if key is None:
         raise InvalidToken("The token's signing key is not known.")
     try:
-        return key.verify(token, issuer=issuer, audience=audience, leeway=leeway)
+        claims = key.verify(token, issuer=issuer, audience=audience, leeway=leeway)
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("The token has expired.") from exc
     except jwt.JWTClaimsError as exc:
         raise InvalidToken(f"The token's claims are not valid: {exc}") from exc
     except JOSEError as exc:
         raise InvalidToken("The token's signature is not valid.") from exc
+    if cache is not None:
+        cache.put(token, {**claims, "_kid": kid})
+    return claims

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -15,6 +16,7 @@ from app.core.errors import problem_response
 from app.core.logging import get_logger
 
 log = get_logger("app.request")
+_request_logger = logging.getLogger("app.request")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -82,13 +84,14 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "<unmatched>"
             metrics.observe_request(scope["method"], template, status, elapsed)
             # The path template, never the query string: queries may carry e-mail addresses.
-            log.info(
-                "request",
-                method=scope["method"],
-                route=template,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            if _request_logger.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.clear_contextvars()
 
 

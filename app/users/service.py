@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, and_, func, insert, or_, select, update
@@ -17,6 +18,7 @@ from app.auth.dependencies import Principal, UserNotFound
 from app.auth.models import Credential
 from app.core.errors import AppError, Conflict, PreconditionFailed
 from app.core.pagination import decode_cursor, encode_cursor
+from app.db import raw
 from app.disclosures import notifications
 from app.users import history
 from app.users.models import IdentityCode, User
@@ -177,10 +179,34 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = Fa
     return _to_read(row)
 
 
+_PROFILE_SQL = """
+SELECT u.id, u.kind, u.status, u.language, u.first_name, u.last_name, u.birth_date,
+       u.company_name, u.business_id, u.contact_name, u.e_invoice_address, u.street,
+       u.postal_code, u.city, u.country, u.phone, u.email, u.deceased_on, u.created_at,
+       u.updated_at, u.subject_ref, c.username, i.masked AS identity_masked,
+       i.method AS identity_method, i.verified_at AS identity_verified_at
+FROM users u
+LEFT JOIN credentials c ON c.user_id = u.id
+LEFT JOIN identity_codes i ON i.user_id = u.id
+WHERE u.id = $1
+"""
+
+
 async def read_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> AnyUserRead:
-    user = await get_user(session, user_id)
+    """The hot read (GET /v1/users/{id}): one statement on the raw driver, then the log entry."""
+    connection = await raw.driver(session)
+    record = await connection.fetchrow(_PROFILE_SQL, user_id)
+    if record is None:
+        raise UserNotFound("No such user.")
+    user = _to_read(SimpleNamespace(**record))
     await audit.log_access(
-        session, principal, [user_id], ["basic_data"], "read_user", principal.request_id
+        session,
+        principal,
+        [user_id],
+        ["basic_data"],
+        "read_user",
+        principal.request_id,
+        subject_refs=[record["subject_ref"]],
     )
     return user
 

@@ -1,0 +1,604 @@
+"""`make bench`: the service against its baseline on the same data, one table of figures.
+
+Loads a fresh database (bench/generate.py), starts the service, the baseline (bench/baseline.py)
+and the service without disclosure logging (bench/nolog.py), one uvicorn worker each, and drives
+them with wrk (or, without wrk, a bounded asyncio + httpx driver) at 32 connections and at 1,
+interleaving repetitions. Prints req/s, p50/p99 and CPU per request, each service figure as a
+ratio to its baseline from the same run, and whether each target is met. Writes
+bench/results/latest.json and latest.md.
+
+    python -m bench.run [--users 1000000] [--duration 8] [--reps 2] [--reuse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from app.auth import service as auth_service
+from app.auth.models import Client
+from app.core.pagination import encode_cursor
+from app.db import migrate
+from app.db.embedded import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DATABASE = "registry_bench"
+PORTS = {"service": 8100, "baseline": 8101, "nolog": 8102}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def listening(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def server_url(args: argparse.Namespace) -> tuple[str, EmbeddedPostgres | None]:
+    """A postgresql+asyncpg URL of a maintenance database on the server to use."""
+    if os.environ.get("REGISTRY_BENCH_SERVER_URL"):
+        return os.environ["REGISTRY_BENCH_SERVER_URL"], None
+    if listening("127.0.0.1", 5432):
+        return "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres", None
+    embedded = EmbeddedPostgres(ROOT / "var" / "bench-postgres", database="postgres")
+    return embedded.start(), embedded
+
+
+def with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return base + ("?" + query if query else "")
+
+
+def plain(url: str) -> str:
+    """asyncpg's own form of a SQLAlchemy URL (unix sockets as ?host=)."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def prepare(args: argparse.Namespace, admin_url: str) -> dict[str, Any]:
+    url = with_database(admin_url, DATABASE)
+    meta_file = RESULTS / "dataset.json"
+    if args.reuse and meta_file.exists():
+        return json.loads(meta_file.read_text())
+    admin = await asyncpg.connect(plain(admin_url))
+    await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    await admin.close()
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await migrate.upgrade(connection)
+    await engine.dispose()
+    from bench.generate import load
+
+    log(f"loading {args.users} users, 200 000 events and 20 000 disclosures ...")
+    dataset = await load(plain(url), args.users, 200_000, 20_000, 20261125)
+    log(f"loaded: {dataset['seconds']}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta_file.write_text(json.dumps(dataset, indent=2))
+    return dataset
+
+
+async def make_clients(url: str, recipient: str) -> dict[str, tuple[str, str]]:
+    engine = create_async_engine(url)
+    clients = {}
+    async with AsyncSession(engine) as session, session.begin():
+        for role in ("staff", "dpo", "partner"):
+            clients[role] = await auth_service.create_client(
+                session, name=f"bench {role}", role=role, scopes=None
+            )
+        await session.execute(
+            update(Client)
+            .where(Client.client_id == clients["partner"][0])
+            .values(recipient_id=uuid.UUID(recipient))
+        )
+    await engine.dispose()
+    return clients
+
+
+def start(
+    name: str, target: str, env: dict[str, str], factory: bool = False
+) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--port",
+        str(PORTS[name]),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not listening("127.0.0.1", PORTS[name]):
+        if time.time() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.2)
+    return process
+
+
+async def token(port: int, client: tuple[str, str]) -> str:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"http://127.0.0.1:{port}/v1/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=client,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def lua_script(
+    directory: Path, name: str, method: str, paths: list[str], body: str | None, bearer: str | None
+) -> Path:
+    headers = ['["Content-Type"]="application/json"']
+    if bearer:
+        headers.append(f'["Authorization"]="Bearer {bearer}"')
+    quoted = ",".join(f'"{p}"' for p in paths)
+    body_lua = json.dumps(body) if body is not None else "nil"
+    script = directory / f"{name}.lua"
+    script.write_text(
+        f"local paths = {{{quoted}}}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i + 1\n"
+        f'  return wrk.format("{method}", paths[(i % #paths) + 1], {{{", ".join(headers)}}}, '
+        f"{body_lua})\n"
+        "end\n"
+    )
+    return script
+
+
+def wrk(port: int, script: Path, connections: int, duration: int, pid: int) -> dict[str, float]:
+    threads = 2 if connections > 1 else 1
+    before = cpu_seconds(pid)
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    cpu = cpu_seconds(pid) - before
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.M))
+    return {
+        "rps": rps,
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
+        "cpu_ms_per_request": 1000 * cpu / max(total, 1),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+async def httpx_load(
+    port: int,
+    method: str,
+    paths: list[str],
+    body: str | None,
+    bearer: str | None,
+    connections: int,
+    duration: int,
+    pid: int,
+) -> dict[str, float]:
+    """The fallback driver when wrk is missing: bounded in time and in connections."""
+    headers = {"Content-Type": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    latencies: list[float] = []
+    errors = 0
+    before = cpu_seconds(pid)
+    deadline = time.perf_counter() + duration
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
+
+        async def worker(offset: int) -> None:
+            nonlocal errors
+            index = offset
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await http.request(
+                    method, paths[index % len(paths)], content=body, headers=headers
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += response.status_code >= 300
+                index += connections
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(connections)))
+        elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - before
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[int(len(latencies) * 0.99)],
+        "cpu_ms_per_request": 1000 * cpu / max(len(latencies), 1),
+        "errors": errors,
+    }
+
+
+class Driver:
+    def __init__(self, directory: Path, duration: int) -> None:
+        self.directory = directory
+        self.duration = duration
+        self.use_wrk = shutil.which("wrk") is not None
+
+    async def run(
+        self,
+        name: str,
+        port: int,
+        pid: int,
+        method: str,
+        paths: list[str],
+        body: str | None,
+        bearer: str | None,
+        connections: int,
+    ) -> dict[str, float]:
+        if self.use_wrk:
+            script = lua_script(self.directory, name, method, paths, body, bearer)
+            return await asyncio.to_thread(wrk, port, script, connections, self.duration, pid)
+        return await httpx_load(port, method, paths, body, bearer, connections, self.duration, pid)
+
+
+def mean_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.mean(run[key] for run in runs) for key in runs[0]}
+
+
+async def compare(
+    driver: Driver, reps: int, label: str, service: dict[str, Any], baseline: dict[str, Any]
+) -> list[dict[str, Any]]:
+    rows = []
+    for connections in (32, 1):
+        runs: dict[str, list[dict[str, float]]] = {"service": [], "baseline": []}
+        for _ in range(reps):  # interleaved: baseline, service, baseline, service
+            for side, spec in (("baseline", baseline), ("service", service)):
+                runs[side].append(
+                    await driver.run(f"{label}-{side}", connections=connections, **spec)
+                )
+        result = {side: mean_of(values) for side, values in runs.items()}
+        rows.append(
+            {
+                "target": label,
+                "connections": connections,
+                **result,
+                "ratio": result["service"]["rps"] / result["baseline"]["rps"],
+            }
+        )
+        log(
+            f"{label} c={connections}: service {result['service']['rps']:.0f} req/s, "
+            f"baseline {result['baseline']['rps']:.0f} req/s"
+        )
+    return rows
+
+
+async def audience_depth(
+    port: int, bearer: str, deep_cursor: str, rounds: int = 25
+) -> dict[str, float]:
+    timings: dict[str, list[float]] = {"first": [], "deep": []}
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {bearer}"}
+    ) as http:
+        for index in range(rounds * 2):
+            which = "first" if index % 2 == 0 else "deep"
+            params = {"channel": "email", "limit": 100}
+            if which == "deep":
+                params["cursor"] = deep_cursor
+            started = time.perf_counter()
+            response = await http.get("/v1/audiences/direct_marketing", params=params)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert response.status_code == 200 and len(response.json()["items"]) == 100
+            if index >= 2:  # the first pair warms up
+                timings[which].append(elapsed)
+    first, deep = statistics.median(timings["first"]), statistics.median(timings["deep"])
+    return {"first_page_ms": first, "deep_page_ms": deep, "ratio": deep / first}
+
+
+async def export_run(port: int, pid: int, bearer: str, heavy: str, url: str) -> dict[str, float]:
+    process = psutil.Process(pid)
+    samples: list[int] = []
+
+    async def sample(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            samples.append(process.memory_info().rss)
+            await asyncio.sleep(0.01)
+
+    results = []
+    for _ in range(3):
+        baseline_rss = process.memory_info().rss
+        samples.clear()
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample(stop))
+        size = 0
+        started = time.perf_counter()
+        async with (
+            httpx.AsyncClient(timeout=300) as http,
+            http.stream(
+                "GET",
+                f"http://127.0.0.1:{port}/v1/users/{heavy}/export",
+                headers={"Authorization": f"Bearer {bearer}"},
+            ) as response,
+        ):
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+        export_seconds = time.perf_counter() - started
+        stop.set()
+        await sampler
+        connection = await asyncpg.connect(plain(url))
+        received = [0]
+
+        async def collect(data: bytes, received: list[int] = received) -> None:
+            received[0] += len(data)
+
+        started = time.perf_counter()
+        await connection.copy_from_query(
+            "SELECT * FROM events WHERE user_id = $1 ORDER BY occurred_at, id",
+            uuid.UUID(heavy),
+            output=collect,
+        )
+        copy_seconds = time.perf_counter() - started
+        await connection.close()
+        results.append(
+            {
+                "export_seconds": export_seconds,
+                "copy_seconds": copy_seconds,
+                "ratio": export_seconds / copy_seconds,
+                "export_bytes": size,
+                "peak_rss_growth_mib": (max(samples) - baseline_rss) / 2**20,
+            }
+        )
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    admin_url, embedded = server_url(args)
+    url = with_database(admin_url, DATABASE)
+    dataset = await prepare(args, admin_url)
+    clients = await make_clients(url, dataset["recipient"])
+    data_dir = Path(tempfile.mkdtemp(prefix="registry-bench-"))
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": url,
+        "REGISTRY_DATA_DIR": str(data_dir),
+        "REGISTRY_GENERATE_KEYS": "true",
+        "REGISTRY_LOG_LEVEL": "WARNING",
+        "REGISTRY_DB_POOL_SIZE": "15",
+        "REGISTRY_DB_MAX_OVERFLOW": "0",
+        "REGISTRY_REGISTRATIONS_PER_MINUTE": "1000000",
+        "REGISTRY_BENCH_URL": plain(url),
+        "POOL": "15",
+    }
+    processes = {
+        "service": start("service", "app.main:create_app", env, factory=True),
+        "baseline": start("baseline", "bench.baseline:app", env),
+        "nolog": start("nolog", "bench.nolog:app", env),
+    }
+    try:
+        pool = await asyncpg.connect(plain(url))
+        private = [
+            str(r[0])
+            for r in await pool.fetch(
+                "SELECT id FROM users WHERE kind = 'private' ORDER BY id LIMIT 2000"
+            )
+        ]
+        companies = [
+            str(r[0])
+            for r in await pool.fetch(
+                "SELECT id FROM users WHERE kind = 'company' ORDER BY id LIMIT 1000"
+            )
+        ]
+        deep = await pool.fetchval(
+            "SELECT id FROM users ORDER BY id OFFSET $1 LIMIT 1", int(args.users * 0.9)
+        )
+        await pool.close()
+        tokens = {role: await token(PORTS["service"], client) for role, client in clients.items()}
+        driver = Driver(Path(tempfile.mkdtemp(prefix="registry-wrk-")), args.duration)
+        pids = {name: p.pid for name, p in processes.items()}
+        rows = []
+        wanted = set(args.only.split(",")) if args.only else {*TARGETS, "audience", "export"}
+        tokens["partner"] = await token(PORTS["service"], clients["partner"])
+        decision = json.dumps(
+            {
+                "source": "customer_service_call",
+                "language": "fi",
+                "decisions": [
+                    {
+                        "purpose": "direct_marketing",
+                        "channel": "email",
+                        "decision": "granted",
+                        "notice_version": 1,
+                    }
+                ],
+            }
+        )
+        release = json.dumps(
+            {
+                "purpose": "group_direct_marketing",
+                "categories": ["name", "email"],
+                "user_ids": companies[:100],
+            }
+        )
+
+        def spec(name: str, method: str, paths: list[str], body: str | None, bearer: str | None):  # type: ignore[no-untyped-def]
+            return {
+                "port": PORTS[name],
+                "pid": pids[name],
+                "method": method,
+                "paths": paths,
+                "body": body,
+                "bearer": bearer,
+            }
+
+        specs = {
+            "read_user": (
+                spec("service", "GET", [f"/v1/users/{i}" for i in private], None, tokens["staff"]),
+                spec("baseline", "GET", [f"/users/{i}" for i in private], None, None),
+            ),
+            "record_permission": (
+                spec(
+                    "service",
+                    "POST",
+                    [f"/v1/users/{i}/permissions" for i in private],
+                    decision,
+                    tokens["staff"],
+                ),
+                spec(
+                    "baseline",
+                    "POST",
+                    [f"/users/{i}/inserts" for i in private],
+                    json.dumps({"decision": "granted"}),
+                    None,
+                ),
+            ),
+            "release_100": (
+                spec("service", "POST", ["/v1/disclosures"], release, tokens["partner"]),
+                spec("nolog", "POST", ["/v1/disclosures"], release, tokens["partner"]),
+            ),
+        }
+        for label in TARGETS:
+            if label in wanted:
+                rows += await compare(driver, args.reps, label, *specs[label])
+        tokens["dpo"] = await token(PORTS["service"], clients["dpo"])
+        audience = export = None
+        if "audience" in wanted:
+            audience = await audience_depth(
+                PORTS["service"], tokens["dpo"], encode_cursor([str(deep)])
+            )
+            log(f"audience: {audience}")
+        if "export" in wanted:
+            export = await export_run(
+                PORTS["service"], pids["service"], tokens["dpo"], dataset["heavy_user"], url
+            )
+            log(f"export: {export}")
+    finally:
+        for process in processes.values():
+            process.terminate()
+            process.wait(timeout=30)
+        if embedded:
+            embedded.stop()
+    return {
+        "dataset": dataset,
+        "driver": "wrk" if driver.use_wrk else "asyncio+httpx",
+        "duration_seconds": args.duration,
+        "repetitions": args.reps,
+        "comparisons": rows,
+        "audience": audience,
+        "export": export,
+    }
+
+
+TARGETS = {
+    "read_user": ("GET /v1/users/{id} (token, scope, access log) vs PK SELECT", 0.45),
+    "record_permission": ("record a permission decision vs INSERT + commit", 0.6),
+    "release_100": ("release of 100 users with logging vs without", 0.8),
+}
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| target | conns | service req/s | baseline req/s | ratio | goal | met | "
+        "p50 / p99 ms (service) | p50 / p99 ms (baseline) | CPU ms/req (service / baseline) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in results["comparisons"]:
+        name, goal = TARGETS[row["target"]]
+        s, b = row["service"], row["baseline"]
+        met = "yes" if row["connections"] != 32 or row["ratio"] >= goal else "NO"
+        lines.append(
+            f"| {name} | {row['connections']} | {s['rps']:.0f} | {b['rps']:.0f} | "
+            f"{row['ratio']:.2f} | ≥ {goal} at 32 | {met} | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} | "
+            f"{b['p50_ms']:.1f} / {b['p99_ms']:.1f} | "
+            f"{s['cpu_ms_per_request']:.2f} / {b['cpu_ms_per_request']:.2f} |"
+        )
+    audience, export = results["audience"], results["export"]
+    if audience is None or export is None:
+        return "\n".join(lines) + "\n"
+    lines += [
+        "",
+        "| target | measured | goal | met |",
+        "| --- | --- | --- | --- |",
+        f"| audience page of 100, 90 % deep in {results['dataset']['users']} users vs first page "
+        f"| {audience['deep_page_ms']:.1f} ms vs {audience['first_page_ms']:.1f} ms = "
+        f"{audience['ratio']:.2f}x | ≤ 1.2x | {'yes' if audience['ratio'] <= 1.2 else 'NO'} |",
+        f"| export of the heavy user (200 000 events) vs COPY of its events "
+        f"| {export['export_seconds']:.2f} s vs {export['copy_seconds']:.2f} s = "
+        f"{export['ratio']:.2f}x | ≤ 2.5x | {'yes' if export['ratio'] <= 2.5 else 'NO'} |",
+        f"| server peak memory growth during that export | {export['peak_rss_growth_mib']:.1f} MiB "
+        f"| < 50 MiB | {'yes' if export['peak_rss_growth_mib'] < 50 else 'NO'} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per load run")
+    parser.add_argument("--reps", type=int, default=2, help="interleaved repetitions")
+    parser.add_argument("--reuse", action="store_true", help="keep the loaded database")
+    parser.add_argument(
+        "--only", default="", help="comma-separated: read_user,record_permission,release_100"
+    )
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
+    results["command"] = "make bench  # python -m bench.run " + " ".join(sys.argv[1:])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for name in (f"{stamp}.json", "latest.json"):
+        (RESULTS / name).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    markdown = table(results)
+    (RESULTS / "latest.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
