@@ -34,5 +34,11 @@ openapi-check: $(STAMP)
 
 check: test lint typecheck openapi-check
 
+# The benchmarks (bounded, under 15 minutes): wrk from Debian when it can be had, else a Python
+# driver. Figures go to bench/results/ and the terminal.
+bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || true)
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -185,11 +185,19 @@ class DatabaseUnavailable(ServiceUnavailable):
     title = "Database unavailable"
 
 
+def _connection_lost(exc: DBAPIError) -> bool:
+    """The database went away or refuses connections (SQLSTATE class 08, or 57P: shutting down,
+    starting up), as opposed to an error in a statement."""
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    sqlstate = str(getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", "") or "")
+    return sqlstate.startswith(("08", "57P"))
+
+
 async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """No connection within the pool timeout, or the database went away: 503, try again."""
-    if isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    ):
+    if isinstance(exc, DBAPIError) and not _connection_lost(exc):
         raise exc
     error = DatabaseUnavailable(
         "The database is not reachable right now; try again shortly.",

@@ -1,0 +1,92 @@
+"""A real service process (uvicorn) for the tests that need one: faults, fuzzing. Each test
+starts what it needs and stops it; nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveService:
+    def __init__(self, database_url: str, data_dir: Path | None = None, **settings: str) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="registry-live-"))
+        self.log_path = self.data_dir / "service.log"
+        self.env = {
+            **os.environ,
+            "REGISTRY_DATABASE_URL": database_url,
+            "REGISTRY_DATA_DIR": str(self.data_dir),
+            "REGISTRY_GENERATE_KEYS": "true",
+            "REGISTRY_MIGRATE_ON_START": "true",
+            "REGISTRY_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+            **{f"REGISTRY_{key.upper()}": value for key, value in settings.items()},
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> LiveService:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:create_app",
+                "--factory",
+                "--port",
+                str(self.port),
+                "--timeout-graceful-shutdown",
+                "10",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the service exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the service did not become ready")
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(number)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
