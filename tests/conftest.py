@@ -7,6 +7,7 @@ at the end, so it never touches existing data.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import uuid
@@ -24,6 +25,37 @@ from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from app.db.session import Database
 from app.main import create_app
+
+
+class CapturedLogs(logging.Handler):
+    """Every log line of the suite as the service would print it, for the final log scan."""
+
+    lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from app.core.logging import _StdoutHandler
+
+        formatter = next(
+            (h.formatter for h in logging.getLogger().handlers if isinstance(h, _StdoutHandler)),
+            None,
+        )
+        try:
+            self.lines.append(formatter.format(record) if formatter else record.getMessage())
+        except Exception:  # noqa: BLE001 (a log line that cannot be formatted is kept raw)
+            self.lines.append(str(record.msg))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def captured_logs() -> Iterator[type[CapturedLogs]]:
+    handler = CapturedLogs(level=logging.DEBUG)
+    logging.getLogger().addHandler(handler)
+    yield CapturedLogs
+    logging.getLogger().removeHandler(handler)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log scan runs last, over everything the suite logged."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_log_scan.py"))
 
 
 @pytest.fixture(scope="session")

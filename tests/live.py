@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every live service's log file, for the log scan at the end of the suite.
+LOG_FILES: list[Path] = []
 
 
 def free_port() -> int:
@@ -28,6 +30,7 @@ class LiveService:
         self.port = free_port()
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="registry-live-"))
         self.log_path = self.data_dir / "service.log"
+        LOG_FILES.append(self.log_path)
         self.env = {
             **os.environ,
             "REGISTRY_DATABASE_URL": database_url,

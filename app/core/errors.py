@@ -190,13 +190,28 @@ def _connection_lost(exc: DBAPIError) -> bool:
     starting up), as opposed to an error in a statement."""
     if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
         return True
+    return _sqlstate(exc).startswith(("08", "57P"))
+
+
+class InvalidInput(AppError):
+    status = 400
+    type = "invalid-input"
+    title = "Invalid input"
+
+
+def _sqlstate(exc: DBAPIError) -> str:
     cause = getattr(exc.orig, "__cause__", None) or exc.orig
-    sqlstate = str(getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", "") or "")
-    return sqlstate.startswith(("08", "57P"))
+    return str(getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", "") or "")
 
 
 async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """No connection within the pool timeout, or the database went away: 503, try again."""
+    """No connection within the pool timeout, or the database went away: 503, try again.
+    A value the database cannot take (SQLSTATE class 22, e.g. a number out of range) is the
+    caller's: 400."""
+    if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith("22"):
+        return await _handle_app_error(
+            request, InvalidInput("A value is out of range or not of its type.")
+        )
     if isinstance(exc, DBAPIError) and not _connection_lost(exc):
         raise exc
     error = DatabaseUnavailable(

@@ -113,7 +113,8 @@ def configure_logging(
     handler.to_stderr = to_stderr
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler (configure may run again); leave others (e.g. test capture) be.
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StdoutHandler)] + [handler]
     root.setLevel(level.upper())
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     # uvicorn's access log prints query strings, which may hold e-mail addresses; ours does not.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +14,26 @@ _FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 def _problem_content(response: dict[str, Any]) -> None:
     response["content"] = {"application/problem+json": {"schema": _PROBLEM_REF}}
+
+
+def _document_common_errors(path: str, operation: dict[str, Any]) -> None:
+    """The answers any operation of this kind can give, whatever its own code: 401/403 where a
+    token is needed, 404 where the path names something, 400 for a bad cursor or value, 413 and
+    422 for bodies and parameters, 500 and 503 (database unavailable) everywhere."""
+    responses = operation.setdefault("responses", {})
+    wanted = {"500", "503"}
+    if operation.get("security"):
+        wanted |= {"401", "403"}
+    if "{" in path:
+        wanted.add("404")
+    parameters = operation.get("parameters", [])
+    if parameters or "requestBody" in operation:
+        wanted |= {"400", "422"}
+    if "requestBody" in operation:
+        wanted.add("413")
+    for status in sorted(wanted - set(responses)):
+        responses[status] = {"description": HTTPStatus(int(status)).phrase}
+        _problem_content(responses[status])
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -33,8 +54,9 @@ def install_openapi(app: FastAPI) -> None:
         schemas["Problem"].pop("$defs", None)
         for name in _FRAMEWORK_SCHEMAS:
             schemas.pop(name, None)
-        for path_item in spec.get("paths", {}).values():
+        for path, path_item in spec.get("paths", {}).items():
             for operation in path_item.values():
+                _document_common_errors(path, operation)
                 for status, response in operation.get("responses", {}).items():
                     content = response.get("content", {})
                     documented_problem = "application/problem+json" in content
