@@ -41,7 +41,7 @@ class CapturedLogs(logging.Handler):
         )
         try:
             self.lines.append(formatter.format(record) if formatter else record.getMessage())
-        except Exception:  # noqa: BLE001 (a log line that cannot be formatted is kept raw)
+        except Exception:
             self.lines.append(str(record.msg))
 
 
