@@ -500,7 +500,7 @@ class TestExport:
         user_id, token = await actors.user_with_token()
         now = datetime.now(UTC)
         await events.ensure_partitions(
-            db, {events.month_start(now), events.month_start(now - timedelta(hours=2))}
+            db, {events.month_start(now), events.month_start(now - timedelta(hours=4))}
         )
         await db.execute(
             text(
@@ -510,10 +510,19 @@ class TestExport:
             ),
             {"u": user_id},
         )
+        tricky = {"n": 0, "text": 'a "quoted" back\\slash, a\ttab and\na newline \\\\ ok'}
+        await db.execute(
+            text(
+                "INSERT INTO events (user_id, type, occurred_at, source, properties) "
+                "VALUES (:u, 'note', now() - interval '3 hours', 'web', CAST(:p AS jsonb))"
+            ),
+            {"u": user_id, "p": json.dumps(tricky)},
+        )
         response = await client.get("/v1/users/me/export", headers=bearer(token))
         events = json.loads(response.content)["events"]
-        assert len(events) == 4500
-        assert len({e["properties"]["n"] for e in events}) == 4500
+        assert len(events) == 4501
+        assert len({e["properties"]["n"] for e in events}) == 4501
+        assert events[0]["properties"] == tricky, "escapes survive the COPY stream"
 
     async def test_portability_is_the_provided_subset(
         self, client: httpx.AsyncClient, actors: Actors, staff

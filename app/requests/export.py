@@ -8,6 +8,7 @@ summary in the user's language, built in a temporary file that spills to disk.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -27,6 +28,7 @@ from app.auth.models import Credential
 from app.consents import service as consents
 from app.consents.models import ConsentReceipt, ConsentRecord
 from app.core.settings import Settings
+from app.db import raw
 from app.db.session import Database
 from app.notice import service as notice
 from app.notice import texts
@@ -220,6 +222,43 @@ async def _event_batches(
         yield batch
 
 
+async def _event_json_lines(session: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[bytes]:
+    """The events as JSON, a chunk of lines at a time, straight from ``COPY``: Postgres renders
+    every row and Python only passes the bytes on (with back-pressure through a small queue).
+
+    In COPY's text format a JSON value changes in one way only: each backslash is doubled (JSON
+    text holds no raw tab, newline or carriage return), so halving them restores it.
+    """
+    connection = await raw.driver(session)
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+
+    async def sink(data: bytes) -> None:
+        await queue.put(data)
+
+    async def produce() -> None:
+        try:
+            await connection.copy_from_query(EVENTS_SQL, user_id, output=sink)
+        finally:
+            await queue.put(None)
+
+    producer = asyncio.create_task(produce())
+    pending = b""
+    try:
+        while (chunk := await queue.get()) is not None:
+            pending += chunk
+            cut = pending.rfind(b"\n")
+            if cut < 0:
+                continue
+            complete, pending = pending[:cut], pending[cut + 1 :]
+            yield complete.replace(b"\\\\", b"\\")
+        await producer
+        if pending:
+            yield pending.replace(b"\\\\", b"\\")
+    finally:
+        if not producer.done():
+            producer.cancel()
+
+
 def _head(kind: str, user_id: uuid.UUID, data: dict[str, Any]) -> str:
     meta = {
         "format": "huutokaupat-registry-export/1",
@@ -249,9 +288,8 @@ async def json_chunks(
             data = {key: data[key] for key in PORTABLE if key in data}
         yield _head(kind, user_id, data).encode()
         first = True
-        async for batch in _event_batches(session, user_id, EVENTS_SQL):
-            joined = ",\n  ".join(record[0] for record in batch)
-            yield (("\n  " if first else ",\n  ") + joined).encode()
+        async for lines in _event_json_lines(session, user_id):
+            yield (b"\n  " if first else b",\n  ") + lines.replace(b"\n", b",\n  ")
             first = False
         yield b"\n ]\n}\n"
 
