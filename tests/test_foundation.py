@@ -204,6 +204,35 @@ class TestOpenApi:
         assert response.status_code == 200
         assert "swagger-ui" in response.text
 
+    def test_authorize_offers_the_password_and_client_credentials_flows(self, app) -> None:  # type: ignore[no-untyped-def]
+        flows = app.openapi()["components"]["securitySchemes"]["registry"]["flows"]
+        assert flows["password"]["tokenUrl"] == "/v1/auth/token"
+        assert flows["clientCredentials"]["tokenUrl"] == "/v1/auth/token"
+        assert "users:read" in flows["clientCredentials"]["scopes"]
+
+    def test_every_operation_states_its_scope(self, app) -> None:  # type: ignore[no-untyped-def]
+        public = {
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/v1/auth/token",
+            "/v1/auth/revoke",
+            "/.well-known/jwks.json",
+            "/.well-known/oauth-authorization-server",
+            "/v1/disclosures/checkpoints/latest",
+            "/v1/register-description",
+        }
+        for path, item in app.openapi()["paths"].items():
+            for method, operation in item.items():
+                if path in public:
+                    continue
+                scopes = [
+                    s
+                    for requirement in operation.get("security", [])
+                    for s in requirement.get("registry", [])
+                ]
+                assert scopes, f"{method.upper()} {path} states no scope"
+
 
 async def test_database_reachable(db) -> None:  # type: ignore[no-untyped-def]
     assert (await db.execute(text("SELECT 1"))).scalar_one() == 1
