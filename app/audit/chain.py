@@ -97,6 +97,10 @@ async def append(
         digest = entry_hash(prev, content)
         values.append((*content.values(), lane, prev, digest))
         prev = digest
+    if len(values) > 8:
+        # A release logs one entry per user: COPY takes a hundred rows faster than INSERTs.
+        await connection.copy_records_to_table(table, records=values, columns=columns)
+        return
     placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     await connection.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608

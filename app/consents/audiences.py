@@ -57,15 +57,18 @@ def _candidates(
         if after is not None:
             users = users.where(User.id > after)
         streams.append(users.order_by(User.id).limit(batch))
+    # One stream per (channel, decision), each an ordered range of the audience index, so that
+    # Postgres merges them in id order instead of sorting every grant.
     for applies in (channel, WHOLE_PURPOSE):
-        granted = select(ConsentState.user_id.label("id")).where(
-            ConsentState.purpose_code == purpose_code,
-            ConsentState.channel == applies,
-            ConsentState.decision.in_(("granted", "allowed")),
-        )
-        if after is not None:
-            granted = granted.where(ConsentState.user_id > after)
-        streams.append(granted.order_by(ConsentState.user_id).limit(batch))
+        for decision in ("granted", "allowed"):
+            granted = select(ConsentState.user_id.label("id")).where(
+                ConsentState.purpose_code == purpose_code,
+                ConsentState.channel == applies,
+                ConsentState.decision == decision,
+            )
+            if after is not None:
+                granted = granted.where(ConsentState.user_id > after)
+            streams.append(granted.order_by(ConsentState.user_id).limit(batch))
     merged = union_all(*streams).subquery()
     return select(merged.c.id).distinct().order_by(merged.c.id).limit(batch)
 
