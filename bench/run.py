@@ -553,7 +553,7 @@ def table(results: dict[str, Any]) -> str:
     for row in results["comparisons"]:
         name, goal = TARGETS[row["target"]]
         s, b = row["service"], row["baseline"]
-        met = "yes" if row["connections"] != 32 or row["ratio"] >= goal else "NO"
+        met = "—" if row["connections"] != 32 else ("yes" if row["ratio"] >= goal else "NO")
         lines.append(
             f"| {name} | {row['connections']} | {s['rps']:.0f} | {b['rps']:.0f} | "
             f"{row['ratio']:.2f} | ≥ {goal} at 32 | {met} | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} | "
