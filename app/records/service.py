@@ -116,6 +116,26 @@ def _diff(row: Any, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     return {k: (getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v}
 
 
+async def _update(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    row: Any,
+    values: dict[str, Any],
+    category: str,
+) -> None:
+    """Applies the values that differ to a locked record, with their provenance."""
+    changes = _diff(row, values)
+    if not changes:
+        return
+    for field, (_, new) in changes.items():
+        setattr(row, field, new)
+    row.updated_at = func.now()
+    await session.flush()
+    await session.refresh(row)
+    await _record(session, principal, user_id, category, "updated", changes)
+
+
 # Contracts --------------------------------------------------------------------------------------
 
 
@@ -169,14 +189,7 @@ async def update_contract(
     terminated = values.get("terminated_on", row.terminated_on)
     if terminated is not None and terminated < opened:
         raise InvalidRecord("terminated_on is before opened_on.")
-    changes = _diff(row, values)
-    if changes:
-        for field, (_, new) in changes.items():
-            setattr(row, field, new)
-        row.updated_at = func.now()
-        await session.flush()
-        await session.refresh(row)
-        await _record(session, principal, user_id, "contracts", "updated", changes)
+    await _update(session, principal, user_id, row, values, "contracts")
     return ContractRead.model_validate(row, from_attributes=True)
 
 
@@ -278,14 +291,7 @@ async def update_collection(
         raise InvalidRecord("closed_on is required when the case is not open, and only then.")
     if closed_on is not None and closed_on < row.referred_on:
         raise InvalidRecord("closed_on is before referred_on.")
-    changes = _diff(row, values)
-    if changes:
-        for field, (_, new) in changes.items():
-            setattr(row, field, new)
-        row.updated_at = func.now()
-        await session.flush()
-        await session.refresh(row)
-        await _record(session, principal, user_id, "debt_collection", "updated", changes)
+    await _update(session, principal, user_id, row, values, "debt_collection")
     return CollectionRead.model_validate(row, from_attributes=True)
 
 
