@@ -516,6 +516,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             )
             log(f"audience: {audience}")
         if "export" in wanted:
+            # The load above appended hundreds of thousands of log entries; give the planner the
+            # statistics autovacuum would have given it by now.
+            analyze = await asyncpg.connect(plain(url))
+            await analyze.execute("ANALYZE disclosure_log; ANALYZE access_log")
+            await analyze.close()
             export = await export_run(
                 PORTS["service"], pids["service"], tokens["dpo"], dataset["heavy_user"], url
             )

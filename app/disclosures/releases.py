@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import chain
@@ -124,11 +124,13 @@ async def log_disclosures(
     *,
     kind: str,
     channel: str | None = None,
+    subject_refs: dict[uuid.UUID, uuid.UUID] | None = None,
 ) -> None:
-    """One disclosure-log entry per user released, chained, in the caller's transaction."""
+    """One disclosure-log entry per user released, chained, in the caller's transaction.
+    Callers that hold the users' pseudonymous references pass them and save a query."""
     if not released:
         return
-    refs = {
+    refs = subject_refs or {
         row.id: row.subject_ref
         for row in await session.execute(
             select(User.id, User.subject_ref).where(User.id.in_([u for u, _ in released]))
@@ -182,9 +184,7 @@ async def release(
     users = {
         u.id: u
         for u in (
-            await session.scalars(
-                select(User).where(User.id.in_(ids), or_(User.status != "erased"))
-            )
+            await session.scalars(select(User).where(User.id.in_(ids), User.status != "erased"))
         ).all()
     }
     states = await _states(session, ids, purpose.code)
@@ -205,6 +205,7 @@ async def release(
         purpose.code,
         [(r.user_id, list(r.data)) for r in released],
         kind="release",
+        subject_refs={user_id: user.subject_ref for user_id, user in users.items()},
     )
     return ReleaseResult(
         recipient_id=recipient.id,
