@@ -41,6 +41,7 @@ RULES = [
     (PRIVATE, DM, "sms", "granted", None, True, "explicit_consent"),
     (PRIVATE, DM, "email", None, "withdrawn", False, "consent_withdrawn"),
     (PRIVATE, DM, "email", "granted", "withdrawn", False, "consent_withdrawn"),
+    # The newer decision wins: see test_the_newer_of_purpose_and_channel_decisions_wins.
     (PRIVATE, DM, "email", None, "allowed", False, "default_opt_in_required"),
     # Companies: allowed unless prohibited (opt-out).
     (COMPANY, DM, "email", None, None, True, "default_opt_out_company"),
@@ -113,6 +114,29 @@ def test_the_rule(
         channel,
         purpose_decision=purpose_decision,
         channel_decision=channel_decision,
+    ) == Permission(allowed, reason)
+
+
+@pytest.mark.parametrize(
+    ("purpose_decision", "channel_decision", "purpose_newer", "allowed", "reason"),
+    [
+        ("withdrawn", "granted", True, False, "consent_withdrawn"),
+        ("withdrawn", "granted", False, True, "explicit_consent"),
+        ("granted", "withdrawn", True, True, "explicit_consent"),
+        ("granted", "withdrawn", False, False, "consent_withdrawn"),
+        ("allowed", "prohibited", True, False, "objection"),
+    ],
+)
+def test_the_newer_of_purpose_and_channel_decisions_wins(
+    purpose_decision: str, channel_decision: str, purpose_newer: bool, allowed: bool, reason: str
+) -> None:
+    assert effective_permission(
+        PRIVATE,
+        DM,
+        "email",
+        purpose_decision=purpose_decision,
+        channel_decision=channel_decision,
+        purpose_decision_newer=purpose_newer,
     ) == Permission(allowed, reason)
 
 
@@ -462,6 +486,30 @@ class TestAudiences:
             )
         ).json()
         assert page["items"][0]["contact"] == {"phone": "+358405700736"}
+
+    async def test_withdrawing_the_whole_purpose_after_a_channel_grant(
+        self, client: httpx.AsyncClient, actors: Actors, partner
+    ) -> None:  # type: ignore[no-untyped-def]
+        user_id, token = await actors.user_with_token()
+        await client.patch(
+            "/v1/users/me", json={"email": "kanava@example.fi"}, headers=bearer(token)
+        )
+        await client.post(
+            "/v1/users/me/permissions",
+            json=decisions(("direct_marketing", "email", "granted")),
+            headers=bearer(token),
+        )
+        assert str(user_id) in await self._audience(client, partner, "direct_marketing", "email")
+        withdrawn = await client.post(
+            "/v1/users/me/permissions",
+            json=decisions(("direct_marketing", None, "withdrawn")),
+            headers=bearer(token),
+        )
+        email = next(p for p in withdrawn.json()["permissions"] if p["channel"] == "email")
+        assert (email["allowed"], email["reason"]) == (False, "consent_withdrawn")
+        assert str(user_id) not in await self._audience(
+            client, partner, "direct_marketing", "email"
+        )
 
     async def test_withdrawing_takes_effect_for_the_next_read(
         self, client: httpx.AsyncClient, actors: Actors, partner

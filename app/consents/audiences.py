@@ -105,7 +105,7 @@ async def select_page(
             u.id: u for u in (await session.scalars(select(User).where(User.id.in_(ids)))).all()
         }
         states = {
-            (s.user_id, s.channel): s.decision
+            (s.user_id, s.channel): (s.decision, s.record_id)
             for s in (
                 await session.scalars(
                     select(ConsentState).where(
@@ -122,12 +122,15 @@ async def select_page(
         for user_id in ids:
             after = user_id
             user = users[user_id]
+            whole = states.get((user_id, WHOLE_PURPOSE))
+            specific = states.get((user_id, channel))
             permission = effective_permission(
                 subject_of(user),
                 rule,
                 channel,
-                purpose_decision=states.get((user_id, WHOLE_PURPOSE)),
-                channel_decision=states.get((user_id, channel)),
+                purpose_decision=whole[0] if whole else None,
+                channel_decision=specific[0] if specific else None,
+                purpose_decision_newer=bool(whole and specific and whole[1] > specific[1]),
             )
             contact = _contact(user, channel) if permission.allowed else None
             if contact is not None:

@@ -52,12 +52,14 @@ def effective_permission(
     *,
     purpose_decision: str | None = None,
     channel_decision: str | None = None,
+    purpose_decision_newer: bool = False,
 ) -> Permission:
     """May ``purpose`` use this subject's data on ``channel`` (None: no channel)?
 
     ``purpose_decision`` is the subject's latest decision about the whole purpose, and
     ``channel_decision`` about the purpose on this channel (granted, withdrawn, prohibited,
-    allowed, or None for no decision).
+    allowed, or None for no decision); ``purpose_decision_newer`` says the whole-purpose one was
+    made after the channel one.
     """
     # 1. The account's state: only legal obligations (bookkeeping) outlive it.
     if subject.status == "erased":
@@ -77,8 +79,12 @@ def effective_permission(
     # 3. An objection (prohibition) overrides every grant, on the purpose or on this channel.
     if "prohibited" in (purpose_decision, channel_decision):
         return Permission(False, "objection")
-    # 4. The latest decision, the channel's being the more specific.
-    decision = channel_decision or purpose_decision
+    # 4. The newer decision: a whole-purpose withdrawal supersedes an older grant on a channel,
+    # and a newer channel decision refines an older whole-purpose one.
+    if channel_decision is None or (purpose_decision is not None and purpose_decision_newer):
+        decision = purpose_decision
+    else:
+        decision = channel_decision
     if decision == "granted":
         return Permission(True, "explicit_consent")
     if decision == "withdrawn":

@@ -123,7 +123,7 @@ SET decision = EXCLUDED.decision, record_id = EXCLUDED.record_id,
 WHERE consent_states.record_id < EXCLUDED.record_id
 """
 _STATES_OF = (
-    "SELECT purpose_code, channel, decision, decided_at FROM consent_states "
+    "SELECT purpose_code, channel, decision, decided_at, record_id FROM consent_states "
     "WHERE user_id = $1 AND purpose_code = ANY($2::text[])"
 )
 
@@ -229,14 +229,16 @@ def _answers(
         channels: list[str | None] = list(purpose.channels) or [None]
         for channel in channels:
             specific = states.get((purpose.code, channel)) if channel else None
+            whole_newer = bool(whole and specific and whole.record_id > specific.record_id)
             permission = effective_permission(
                 subject,
                 rule_of(purpose),
                 channel,
                 purpose_decision=whole.decision if whole else None,
                 channel_decision=specific.decision if specific else None,
+                purpose_decision_newer=whole_newer,
             )
-            applied = specific or whole
+            applied = whole if whole_newer or specific is None else specific
             answers.append(
                 EffectivePermission(
                     purpose=purpose.code,

@@ -69,19 +69,23 @@ def _values(user: User, category: str) -> Any:
 
 
 def permitted_data(
-    user: User, purpose: Purpose, categories: list[str], states: dict[str, str]
+    user: User, purpose: Purpose, categories: list[str], states: dict[str, tuple[str, int]]
 ) -> dict[str, Any]:
     """The categories of this user's data the purpose may have, by the one rule function."""
     subject = subject_of(user)
     rule = rule_of(purpose)
 
+    whole = states.get(WHOLE_PURPOSE)
+
     def allowed(channel: str | None) -> bool:
+        specific = states.get(channel) if channel else None
         return effective_permission(
             subject,
             rule,
             channel,
-            purpose_decision=states.get(WHOLE_PURPOSE),
-            channel_decision=states.get(channel) if channel else None,
+            purpose_decision=whole[0] if whole else None,
+            channel_decision=specific[0] if specific else None,
+            purpose_decision_newer=bool(whole and specific and whole[1] > specific[1]),
         ).allowed
 
     channels = [CATEGORY_CHANNEL[c] for c in categories if c in CATEGORY_CHANNEL]
@@ -103,15 +107,18 @@ def permitted_data(
 
 async def _states(
     session: AsyncSession, ids: list[uuid.UUID], purpose_code: str
-) -> dict[uuid.UUID, dict[str, str]]:
-    states: dict[uuid.UUID, dict[str, str]] = {}
+) -> dict[uuid.UUID, dict[str, tuple[str, int]]]:
+    states: dict[uuid.UUID, dict[str, tuple[str, int]]] = {}
     rows = await session.execute(
-        select(ConsentState.user_id, ConsentState.channel, ConsentState.decision).where(
-            ConsentState.user_id.in_(ids), ConsentState.purpose_code == purpose_code
-        )
+        select(
+            ConsentState.user_id,
+            ConsentState.channel,
+            ConsentState.decision,
+            ConsentState.record_id,
+        ).where(ConsentState.user_id.in_(ids), ConsentState.purpose_code == purpose_code)
     )
-    for user_id, channel, decision in rows:
-        states.setdefault(user_id, {})[channel] = decision
+    for user_id, channel, decision, record_id in rows:
+        states.setdefault(user_id, {})[channel] = (decision, record_id)
     return states
 
 
