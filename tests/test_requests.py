@@ -396,6 +396,22 @@ class TestRestrictionAndObjection:
         assert lifted.status_code == 204
         assert await audience() == [str(company)]
 
+    async def test_a_closed_account_can_still_object(
+        self, client: httpx.AsyncClient, actors: Actors, dpo, staff
+    ) -> None:  # type: ignore[no-untyped-def]
+        user_id = await actors.user()
+        await client.delete(f"/v1/users/{user_id}", headers=staff)
+        request = (await client.post(f"/v1/users/{user_id}/requests", json={"type": "objection", "channel": "letter"}, headers=staff)).json()
+        done = await client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=dpo)
+        assert done.status_code == 200, done.text
+        grant = await client.post(
+            f"/v1/users/{user_id}/permissions",
+            json={"source": "letter", "language": "fi", "decisions": [
+                {"purpose": "analytics", "decision": "granted", "notice_version": 1}]},
+            headers=staff,
+        )
+        assert grant.status_code == 409, "a closed account cannot grant"
+
     async def test_objection_prohibits_all_marketing_and_research(
         self, client: httpx.AsyncClient, actors: Actors, dpo
     ) -> None:  # type: ignore[no-untyped-def]

@@ -144,8 +144,13 @@ async def record_decisions(
     user = await connection.fetchrow(_SUBJECT_FOR_UPDATE, user_id)
     if user is None:
         raise UserNotFound("No such user.")
-    if user["status"] != "active":
-        raise AccountNotActive(f"The account is {user['status']}; no decisions can be recorded.")
+    if user["status"] == "erased":
+        raise AccountNotActive("The account is erased; no decisions can be recorded.")
+    if user["status"] != "active" and any(
+        d.decision in ("granted", "allowed") for d in body.decisions
+    ):
+        # A closed account can still withdraw and object (as easy as giving), never grant.
+        raise AccountNotActive(f"The account is {user['status']}; it can only withdraw or object.")
     purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(_PURPOSES)}
     for item in body.decisions:
         purpose = purposes.get(item.purpose)

@@ -24,6 +24,7 @@ from app.core.errors import Conflict
 from app.disclosures import notifications
 from app.events.models import Event
 from app.records.models import BillingProfile, CollectionCase, Contract, Interest
+from app.requests.models import SubjectRequest
 from app.requests.schemas import ErasureItem, ErasureReport, KeptItem
 from app.users import history
 from app.users import service as users
@@ -140,11 +141,23 @@ async def erase_user(
         delete(UserChange).where(UserChange.user_id == user_id),
         "change-history entries with old and new values removed",
     )
+    # What the person wrote in their requests may identify them; the requests' facts stay.
+    await remove(
+        "requests",
+        update(SubjectRequest)
+        .where(
+            SubjectRequest.user_id == user_id,
+            (SubjectRequest.details.is_not(None)) | (SubjectRequest.resolution.is_not(None)),
+        )
+        .values(details=None, resolution=None),
+        "data-subject requests' free text removed (their dates and outcomes kept as proof)",
+    )
     await session.execute(
         update(User)
         .where(User.id == user_id)
         .values(
             **dict.fromkeys(PROFILE_COLUMNS),
+            language="fi",
             status="erased",
             erased_at=func.now(),
             updated_at=func.now(),
@@ -155,8 +168,8 @@ async def erase_user(
     erased.append(
         ErasureItem(
             category="basic_data",
-            detail="name, address, language, birth date, phone, e-mail and company data removed; "
-            "the pseudonymous reference in the logs replaced",
+            detail="name, address, birth date, phone, e-mail and company data removed, the "
+            "language reset to the default; the pseudonymous reference in the logs replaced",
         )
     )
     if notified:

@@ -161,8 +161,13 @@ async def export_user(
     ] = "masked",
 ) -> StreamingResponse:
     """Everything the registry holds on the user, streamed, with the Art. 15(1) items (scope
-    `users:read`: the user, or the DPO). Every export is recorded in the access log."""
+    `users:read`: the user; for other tokens also `requests:manage`, the DPO). Every export is
+    recorded in the access log."""
     user_id = resolve_user_id(caller, user_ref)
+    if not caller.is_user and "requests:manage" not in caller.scopes:
+        # Staff answer access requests through the DPO: an export holds everything, including
+        # what an erasure keeps restricted under a legal hold.
+        raise Forbidden("Exports are for the user themselves or the DPO (`requests:manage`).")
     await users.require_user(session, user_id)
     if identity_code == "full" and "identity-code:read" not in caller.scopes:
         raise Forbidden("Only the DPO (`identity-code:read`) may export the full identity code.")

@@ -227,7 +227,8 @@ async def extend(
         raise TransitionRefused(
             "An extension must be told to the person within the first month (Art. 12(3))."
         )
-    row.due_on = add_months(first_due, body.months)
+    # Counted from receipt, so month ends fall right (31 January + 3 months: 30 April).
+    row.due_on = add_months(row.received_at.date(), 1 + body.months)
     row.extended_at = datetime.now(UTC)
     row.extension_reason = body.reason
     await _event(session, row.id, principal, "extended", f"+{body.months} months: {body.reason}")
@@ -296,9 +297,8 @@ async def complete(
         raise TransitionRefused("Verify the requester's identity first.")
     if row.type == "erasure":
         report = await erasure.erase_user(session, principal, row.user_id)
+        await session.refresh(row)  # the erasure cleared the requests' free text
         row.result = report.model_dump(mode="json")
-        # What the person wrote may identify them: it goes with the rest.
-        row.details = None
     elif row.type == "restriction":
         await erasure.restrict(session, principal, row.user_id)
         row.result = {"restricted": True}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -159,12 +160,17 @@ async def set_identity_code(
         "verified_at": datetime.now(UTC),
     }
     existed = await session.get(IdentityCode, user_id)
-    if existed is None:
-        await session.execute(insert(IdentityCode).values(user_id=user_id, **values))
-    else:
-        await session.execute(
-            update(IdentityCode).where(IdentityCode.user_id == user_id).values(**values)
-        )
+    try:
+        async with session.begin_nested():
+            if existed is None:
+                await session.execute(insert(IdentityCode).values(user_id=user_id, **values))
+            else:
+                await session.execute(
+                    update(IdentityCode).where(IdentityCode.user_id == user_id).values(**values)
+                )
+    except IntegrityError:
+        # Stored for another user between the check above and this write.
+        raise IdentityCodeTaken("This identity code is held for another user.") from None
     await history.record_change(
         session,
         user_id,

@@ -248,6 +248,10 @@ async def _unique_or_conflict(session: AsyncSession, statement: Any) -> Any:
     except IntegrityError as exc:
         if "uq_users_business_id" in str(exc.orig):
             raise BusinessIdTaken("A user with this Business ID is already registered.") from None
+        if "uq_credentials_username_lower" in str(exc.orig):
+            raise UsernameTaken("This username is taken; choose another.") from None
+        if "uq_identity_codes_lookup_hash" in str(exc.orig):
+            raise IdentityCodeTaken("This identity code is held for another user.") from None
         raise
 
 
@@ -290,7 +294,14 @@ async def create_user(
         session, insert(User).values(kind=body.kind, **values).returning(User.id)
     )
     user_id: uuid.UUID = result.scalar_one()
-    await auth.create_credentials(session, auth_context, user_id, body.username, body.password)
+    try:
+        async with session.begin_nested():
+            await auth.create_credentials(
+                session, auth_context, user_id, body.username, body.password
+            )
+    except IntegrityError:
+        # Another registration took the name between the check above and this insert.
+        raise UsernameTaken("This username is taken; choose another.") from None
     await history.record_change(
         session,
         user_id,
