@@ -27,6 +27,7 @@ CATEGORIES = (
     "events",
     "history",
     "disclosures",
+    "requests",
     "all",
 )
 

@@ -47,8 +47,11 @@ async def read_receipt(
     session: AsyncSession, principal: Principal, settings: Settings, receipt_id: uuid.UUID
 ) -> ReceiptDocument:
     receipt = await session.get(ConsentReceipt, receipt_id)
-    # A user's token sees only its own receipts; another's answers like a missing one.
-    if receipt is None or (principal.is_user and receipt.user_id != principal.user_id):
+    # The user's own receipts, or any for the DPO; anything else answers like a missing one.
+    readable = principal.role == "dpo" or (
+        principal.is_user and receipt is not None and receipt.user_id == principal.user_id
+    )
+    if receipt is None or not readable:
         raise ReceiptNotFound("No such receipt.")
     records = (
         await session.scalars(

@@ -153,7 +153,7 @@ async def read_receipt(
     receipt_id: uuid.UUID, caller: Reader, session: Session, request: Request
 ) -> ConsentReceipt:
     """A consent receipt (Kantara v1.1 fields, ISO/IEC TS 27560 record), naming the exact notice
-    version and its text hash (scope `consents:read`; a user only their own)."""
+    version and its text hash (scope `consents:read`: the user's own, or the DPO)."""
     return await receipts.read_receipt(session, caller, request.app.state.settings, receipt_id)
 
 

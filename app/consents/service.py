@@ -158,7 +158,8 @@ async def record_decisions(
             raise PurposeNotFound(f"No purpose `{item.purpose}`.")
         _check_decision(purpose, item.channel, item.decision, item.notice_version)
 
-    evidence = body.evidence
+    # Relayed evidence is taken from the frontend's client only; a user's own call is its own.
+    evidence = body.evidence if not principal.is_user else None
     address = (evidence.client_address if evidence else None) or client_address
     agent = ((evidence.user_agent if evidence else None) or user_agent or "")[:500] or None
     receipt_id = uuid.uuid4()

@@ -159,7 +159,9 @@ async def user_disclosures(
     limit: int = limit_query(100, 1000),
 ) -> DisclosurePage:
     """Who received the user's data, when and why (scope `disclosures:read`: the user, the DPO)."""
-    return await service.user_disclosures(session, resolve_user_id(caller, user_ref), cursor, limit)
+    return await service.user_disclosures(
+        session, caller, resolve_user_id(caller, user_ref), cursor, limit
+    )
 
 
 @router.get(
@@ -172,5 +174,5 @@ async def user_notifications(
 ) -> NotificationList:
     """The Art. 19 notifications sent to recipients about the user (scope `disclosures:read`)."""
     user_id = resolve_user_id(caller, user_ref)
-    await service.user_disclosures(session, user_id, None, 1)  # 404 for an unknown user
+    await service.user_disclosures(session, caller, user_id, None, 1)  # 404 if unknown; logged
     return await notifications.list_notifications(session, user_id)

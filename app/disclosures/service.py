@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import chain
+from app.audit import service as audit
 from app.audit.models import AccessLogEntry, DisclosureLogEntry
 from app.auth.dependencies import Principal, UserNotFound
 from app.auth.keys import KeyRing
@@ -287,11 +288,20 @@ def _page(rows: list[DisclosureLogEntry], limit: int) -> DisclosurePage:
 
 
 async def user_disclosures(
-    session: AsyncSession, user_id: uuid.UUID, cursor: str | None, limit: int
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, cursor: str | None, limit: int
 ) -> DisclosurePage:
     subject_ref = await session.scalar(select(User.subject_ref).where(User.id == user_id))
     if subject_ref is None:
         raise UserNotFound("No such user.")
+    await audit.log_access(
+        session,
+        principal,
+        [user_id],
+        ["disclosures"],
+        "read_disclosures",
+        principal.request_id,
+        subject_refs=[subject_ref],
+    )
     after = decode_cursor(cursor, 1)
     query = select(DisclosureLogEntry).where(DisclosureLogEntry.subject_ref == subject_ref)
     if after is not None:

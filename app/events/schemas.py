@@ -48,8 +48,8 @@ class EventBatch(BaseModel):
 class RejectedEvent(BaseModel):
     index: int = Field(description="Position of the event in the batch.")
     reason: str = Field(
-        description="`unknown_user` (no such active user), `too_old` (past retention) or "
-        "`in_the_future`."
+        description="`unknown_user` (no such active, unrestricted user), `too_old` (past "
+        "retention) or `in_the_future`."
     )
 
 

@@ -78,10 +78,13 @@ async def ingest(
     now = datetime.now(UTC)
     oldest = months_back(month_start(now), retention_months - 1)
     user_ids = {event.user_id for event in batch.events}
+    # Restricted users' data is only stored (Art. 18): nothing new is collected about them.
     known = set(
         (
             await session.scalars(
-                select(User.id).where(User.id.in_(user_ids), User.status == "active")
+                select(User.id).where(
+                    User.id.in_(user_ids), User.status == "active", User.restricted_at.is_(None)
+                )
             )
         ).all()
     )

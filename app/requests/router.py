@@ -53,7 +53,7 @@ async def list_user_requests(
     user_ref: UserRef, caller: Requester, session: Session
 ) -> list[RequestRead]:
     """The user's requests and how each was handled (scope `requests:write`)."""
-    return await service.user_requests(session, resolve_user_id(caller, user_ref))
+    return await service.user_requests(session, caller, resolve_user_id(caller, user_ref))
 
 
 @router.get("/v1/requests", response_model=RequestPage, responses=ERRORS)
@@ -74,14 +74,20 @@ async def work_list(
 ) -> RequestPage:
     """The DPO's work list, soonest due first (scope `requests:manage`)."""
     return await service.work_list(
-        session, status=status_, overdue=overdue, request_type=type_, cursor=cursor, limit=limit
+        session,
+        caller,
+        status=status_,
+        overdue=overdue,
+        request_type=type_,
+        cursor=cursor,
+        limit=limit,
     )
 
 
 @router.get("/v1/requests/{request_id}", response_model=RequestRead, responses=ERRORS)
 async def read_request(request_id: uuid.UUID, caller: Manager, session: Session) -> RequestRead:
     """One request with every transition (scope `requests:manage`)."""
-    return await service.read_request(session, request_id)
+    return await service.read_request(session, caller, request_id)
 
 
 @router.post("/v1/requests/{request_id}/extend", response_model=RequestRead, responses=ERRORS)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.auth.dependencies import Principal
 from app.consents import service as consents
 from app.consents.purposes import load_purposes
@@ -150,12 +151,23 @@ async def get_request(
     return row
 
 
-async def read_request(session: AsyncSession, request_id: uuid.UUID) -> RequestRead:
-    return await _read(session, await get_request(session, request_id))
+async def read_request(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID
+) -> RequestRead:
+    row = await get_request(session, request_id)
+    await audit.log_access(
+        session, principal, [row.user_id], ["requests"], "read_request", principal.request_id
+    )
+    return await _read(session, row)
 
 
-async def user_requests(session: AsyncSession, user_id: uuid.UUID) -> list[RequestRead]:
+async def user_requests(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID
+) -> list[RequestRead]:
     await users.require_user(session, user_id)
+    await audit.log_access(
+        session, principal, [user_id], ["requests"], "read_requests", principal.request_id
+    )
     rows = await session.scalars(
         select(SubjectRequest)
         .where(SubjectRequest.user_id == user_id)
@@ -166,6 +178,7 @@ async def user_requests(session: AsyncSession, user_id: uuid.UUID) -> list[Reque
 
 async def work_list(
     session: AsyncSession,
+    principal: Principal,
     *,
     status: str | None,
     overdue: bool | None,
@@ -201,6 +214,14 @@ async def work_list(
         ).all()
     )
     items = [await _read(session, row) for row in rows[:limit]]
+    await audit.log_access(
+        session,
+        principal,
+        {item.user_id for item in items},
+        ["requests"],
+        "request_work_list",
+        principal.request_id,
+    )
     next_cursor = (
         encode_cursor([items[-1].due_on.isoformat(), str(items[-1].id)])
         if len(rows) > limit

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from app.audit import service as audit
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
@@ -131,6 +132,9 @@ async def update_user(
     user = await service.update_user(
         session, caller, resolve_user_id(caller, user_ref), body, if_match
     )
+    await audit.log_access(
+        session, caller, [user.id], ["basic_data"], "update_user", caller.request_id
+    )
     return _with_etag(response, user)
 
 
@@ -143,6 +147,9 @@ async def close_account(
     """Close the account: sign-in refused and tokens revoked; the data stays until erased by a
     data-subject request (scope `users:write`)."""
     user = await service.close_account(session, caller, resolve_user_id(caller, user_ref))
+    await audit.log_access(
+        session, caller, [user.id], ["basic_data"], "close_account", caller.request_id
+    )
     return _with_etag(response, user)
 
 
