@@ -207,10 +207,14 @@ def scopes() -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Walk every hash chain of the disclosure and access logs, and check that the stored
-    checkpoints' heads are still there. Exits 1 naming the first broken entry."""
+    """Walk every hash chain of the disclosure and access logs, and check every stored
+    checkpoint: its signature, and that the heads it signed are still there (a truncated tail).
+    Exits 1 naming the first broken entry."""
     from app.audit import chain
     from app.audit.models import AccessLogEntry, DisclosureLogEntry, LogCheckpoint
+    from app.auth import tokens
+
+    ring = KeyRing(get_settings())
 
     async def run() -> dict[str, object]:
         report: dict[str, object] = {}
@@ -229,6 +233,16 @@ def audit_verify() -> None:
                     )
                 ).all()
                 for checkpoint in checkpoints:
+                    try:
+                        signed = tokens.verify_signed_document(
+                            checkpoint.signature, ring.verifying_key, "log-checkpoint+jwt"
+                        )
+                        genuine = signed["heads"] == json.loads(checkpoint.heads)
+                    except tokens.InvalidToken:
+                        genuine = False
+                    if not genuine:
+                        missing.append({"checkpoint": checkpoint.id, "reason": "bad signature"})
+                        continue
                     for head in json.loads(checkpoint.heads):
                         if head["last_id"] and not await session.scalar(
                             select(model.entry_hash).where(

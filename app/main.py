@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.migration_heads = migrate.head_revisions()
     app.state.auth = build_auth_context(settings)
     app.state.identity_codes = IdentityCodeCipher.from_settings(settings)
+    app.state.checkpoints = {}
     IdentityCodePolicy.allow_temporary = settings.allow_temporary_identity_codes
 
     install_error_handlers(app)

@@ -3,6 +3,7 @@ checkpoints, external disclosures, and Art. 19 notifications."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -506,3 +507,36 @@ def test_cli_verify_reports_json(database_url: str, monkeypatch: pytest.MonkeyPa
     report = json.loads(result.stdout)
     assert report["disclosure_log"]["ok"] is True
     assert report["access_log"]["first_broken"] is None
+
+
+async def test_cli_verify_rejects_a_forged_checkpoint(
+    fresh_database, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.core.settings import get_settings
+    from app.db import migrate
+
+    url = await fresh_database()
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await migrate.upgrade(connection)
+        await connection.execute(
+            text(
+                "INSERT INTO log_checkpoints (log, heads, signature) "
+                "VALUES ('disclosure_log', '[]', 'eyJhbGciOiJSUzI1NiJ9.e30.forged')"
+            )
+        )
+    await engine.dispose()
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", url)
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["audit", "verify"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["disclosure_log"]["checkpoint_heads_missing"][0]["reason"] == "bad signature"

@@ -401,13 +401,22 @@ class TestRestrictionAndObjection:
     ) -> None:  # type: ignore[no-untyped-def]
         user_id = await actors.user()
         await client.delete(f"/v1/users/{user_id}", headers=staff)
-        request = (await client.post(f"/v1/users/{user_id}/requests", json={"type": "objection", "channel": "letter"}, headers=staff)).json()
+        request = (
+            await client.post(
+                f"/v1/users/{user_id}/requests",
+                json={"type": "objection", "channel": "letter"},
+                headers=staff,
+            )
+        ).json()
         done = await client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=dpo)
         assert done.status_code == 200, done.text
         grant = await client.post(
             f"/v1/users/{user_id}/permissions",
-            json={"source": "letter", "language": "fi", "decisions": [
-                {"purpose": "analytics", "decision": "granted", "notice_version": 1}]},
+            json={
+                "source": "letter",
+                "language": "fi",
+                "decisions": [{"purpose": "analytics", "decision": "granted", "notice_version": 1}],
+            },
             headers=staff,
         )
         assert grant.status_code == 409, "a closed account cannot grant"

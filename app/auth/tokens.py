@@ -7,12 +7,13 @@ RFC 8725 habits: one fixed algorithm (RS256) for every key, the key chosen by ou
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jose import jwk, jwt
+from jose import jwk, jws, jwt
 from jose.exceptions import JOSEError
 
 ALGORITHM = "RS256"
@@ -46,6 +47,14 @@ class JoseKey:
             dict(claims), self._signer, algorithm=ALGORITHM, headers={"kid": self.kid, "typ": typ}
         )
         return token
+
+    def verify_document(self, document: str) -> dict[str, Any]:
+        try:
+            payload = jws.verify(document, self._verifier, algorithms=[ALGORITHM])
+        except JOSEError as exc:
+            raise InvalidToken("The document's signature is not valid.") from exc
+        claims: dict[str, Any] = json.loads(payload)
+        return claims
 
     def verify(self, token: str, *, issuer: str, audience: str, leeway: int) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
@@ -130,3 +139,20 @@ def verify(
     if cache is not None:
         cache.put(token, {**claims, "_kid": kid})
     return claims
+
+
+def verify_signed_document(
+    document: str, key_for: Callable[[str], JoseKey | None], typ: str
+) -> dict[str, Any]:
+    """Verifies a JWS we signed that is not an access token (e.g. a log checkpoint)."""
+    try:
+        header = jwt.get_unverified_header(document)
+    except JOSEError as exc:
+        raise InvalidToken("The document is malformed.") from exc
+    if header.get("alg") != ALGORITHM or header.get("typ") != typ:
+        raise InvalidToken("The document's algorithm or type is not accepted.")
+    kid = header.get("kid")
+    key = key_for(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidToken("The document's signing key is not known.")
+    return key.verify_document(document)

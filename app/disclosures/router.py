@@ -141,9 +141,11 @@ async def latest_checkpoint(
         Literal["disclosure_log", "access_log"], Query(description="Which log.")
     ] = "disclosure_log",
 ) -> Checkpoint:
-    """The signed heads of every hash chain of the log, now (public: anyone may check the log;
-    verify the JWS with /.well-known/jwks.json)."""
-    return await service.checkpoint(session, request.app.state.auth.keys, log)
+    """The signed heads of every hash chain of the log, at most ten seconds old (public: anyone
+    may check the log; verify the JWS with /.well-known/jwks.json)."""
+    return await service.recent_checkpoint(
+        session, request.app.state.auth.keys, log, request.app.state.checkpoints
+    )
 
 
 @router.get(

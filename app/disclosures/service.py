@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -351,6 +352,25 @@ async def list_disclosures(
         else None
     )
     return DisclosurePage(items=items, next_cursor=next_cursor)
+
+
+RECENT_SECONDS = 10.0
+
+
+async def recent_checkpoint(
+    session: AsyncSession,
+    keys: KeyRing,
+    log: str,
+    recent: dict[str, tuple[float, Checkpoint]],
+) -> Checkpoint:
+    """The public checkpoint, made at most every few seconds (it counts the log), kept in
+    ``recent`` (the app's)."""
+    cached = recent.get(log)
+    if cached is not None and time.monotonic() - cached[0] < RECENT_SECONDS:
+        return cached[1]
+    fresh = await checkpoint(session, keys, log)
+    recent[log] = (time.monotonic(), fresh)
+    return fresh
 
 
 async def checkpoint(session: AsyncSession, keys: KeyRing, log: str) -> Checkpoint:
