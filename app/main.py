@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app.auth.keys import KeyRing
 from app.auth.passwords import Passwords
@@ -58,8 +60,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 url = await asyncio.to_thread(embedded.start)
             app.state.database = Database.from_settings(url, settings)
             if embedded is not None or settings.migrate_on_start:
-                async with app.state.database.engine.begin() as connection:
-                    await migrate.upgrade(connection)
+                # With the login role (the schema's owner), not REGISTRY_DB_ROLE.
+                owner = create_async_engine(url, poolclass=NullPool)
+                try:
+                    async with owner.begin() as connection:
+                        await migrate.upgrade(connection)
+                finally:
+                    await owner.dispose()
                 log.info("migrated", embedded=embedded is not None)
         delivery = asyncio.create_task(
             notifications.delivery_loop(

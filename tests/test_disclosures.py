@@ -540,3 +540,26 @@ async def test_cli_verify_rejects_a_forged_checkpoint(
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["disclosure_log"]["checkpoint_heads_missing"][0]["reason"] == "bad signature"
+
+
+async def test_the_app_role_appends_but_cannot_change_the_logs(settings) -> None:  # type: ignore[no-untyped-def]
+    from app.db.session import Database
+
+    role_settings = settings.model_copy(update={"db_role": "registry_app"})
+    database = Database.from_settings(settings.database_url, role_settings)
+    try:
+        async with database.session() as session:
+            assert await session.scalar(text("SELECT current_user")) == "registry_app"
+            assert await session.scalar(text("SELECT count(*) FROM disclosure_log")) >= 0
+            for statement in (
+                "UPDATE disclosure_log SET note = 'x'",
+                "DELETE FROM access_log",
+                "TRUNCATE consent_records",
+                "UPDATE purpose_versions SET notice_fi = 'x'",
+            ):
+                with pytest.raises(Exception, match="permission denied"):
+                    async with session.begin_nested():
+                        await session.execute(text(statement))
+            await session.rollback()
+    finally:
+        await database.dispose()

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         default=False, description="Upgrade the schema at start-up (always on when embedded)."
     )
+    db_role: str | None = Field(
+        default=None,
+        description="Role the service's connections take (SET ROLE), e.g. registry_app: it may "
+        "only read and append the logs and records of proof. Migrations keep the login role.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
     db_pool_timeout_seconds: float = Field(

@@ -25,6 +25,12 @@ class Database:
 
     @classmethod
     def from_settings(cls, url: str, settings: Settings) -> Database:
+        server_settings = {
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "application_name": "registry",
+        }
+        if settings.db_role:
+            server_settings["role"] = settings.db_role
         engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
@@ -36,10 +42,7 @@ class Database:
             connect_args={
                 # Fail fast when Postgres is away instead of hanging the request.
                 "timeout": settings.db_pool_timeout_seconds,
-                "server_settings": {
-                    "statement_timeout": str(settings.db_statement_timeout_ms),
-                    "application_name": "registry",
-                },
+                "server_settings": server_settings,
             },
         )
         return cls(engine)
