@@ -36,18 +36,13 @@ from app.core.pagination import decode_cursor, encode_cursor
 from app.core.secrets import KeyedHasher
 from app.db import raw
 from app.users.models import User
+from app.users.service import AccountNotActive
 
 
 class InvalidDecision(AppError):
     status = 422
     type = "invalid-decision"
     title = "Decision not possible"
-
-
-class AccountNotActive(AppError):
-    status = 409
-    type = "account-not-active"
-    title = "The account is not active"
 
 
 def subject_of(user: User) -> Subject:
