@@ -107,6 +107,41 @@ def clients_create(
     echo_json({"client_id": client_id, "client_secret": secret, "role": role})
 
 
+@clients_cli.command("list")
+def clients_list() -> None:
+    """List the machine clients (never their secrets)."""
+
+    async def run() -> list[dict[str, object]]:
+        async with _session() as session:
+            return await auth_service.list_clients(session)
+
+    echo_json(asyncio.run(run()))
+
+
+def _set_disabled(client_id: str, disabled: bool) -> None:
+    async def run() -> bool:
+        async with _session() as session:
+            return await auth_service.set_client_disabled(session, client_id, disabled)
+
+    if not asyncio.run(run()):
+        typer.echo(f"No client {client_id!r}.", err=True)
+        raise typer.Exit(1)
+    echo_json({"client_id": client_id, "disabled": disabled})
+
+
+@clients_cli.command("disable")
+def clients_disable(client_id: Annotated[str, typer.Argument(help="The client_id.")]) -> None:
+    """Disable a client: no new tokens, its access tokens refused from their next request, its
+    refresh tokens revoked."""
+    _set_disabled(client_id, True)
+
+
+@clients_cli.command("enable")
+def clients_enable(client_id: Annotated[str, typer.Argument(help="The client_id.")]) -> None:
+    """Enable a disabled client again (its revoked refresh tokens stay revoked)."""
+    _set_disabled(client_id, False)
+
+
 @users_cli.command("create")
 def users_create(
     username: Annotated[str, typer.Option()],
@@ -294,21 +329,24 @@ def audit_checkpoint() -> None:
 @outbox_cli.command("deliver")
 def outbox_deliver() -> None:
     """Send the Art. 19 notifications that are due now (the service also does this itself)."""
-    import httpx
-
-    from app.db.session import Database
+    from app.db.session import Database, service_url
     from app.disclosures import notifications
+    from app.disclosures.webhooks import WebhookClients, WebhookPolicy
 
     settings = get_settings()
     context = _auth_context()
 
     async def run() -> int:
         url, embedded = await _with_database_url()
-        database = Database.from_settings(url, settings)
+        database = Database.from_settings(service_url(url, settings), settings)
+        clients = WebhookClients(
+            WebhookPolicy.from_cidrs(settings.webhook_allowed_networks),
+            settings.webhook_timeout_seconds,
+        )
         try:
-            async with httpx.AsyncClient() as http:
-                return await notifications.deliver_due(database, context.hasher, http, batch=1000)
+            return await notifications.deliver_due(database, context.hasher, clients)
         finally:
+            await clients.aclose()
             await database.dispose()
             if embedded:
                 embedded.stop()
@@ -372,7 +410,7 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Upgrade the schema before serving.")] = True,
 ) -> None:
     """Serve the API (on the embedded Postgres unless REGISTRY_DATABASE_URL is set)."""
-    import uvicorn
+    from app.core import server
 
     settings = get_settings()
     if migrate:
@@ -395,16 +433,7 @@ def serve(
         "or use the Authorize button in the Swagger UI (client credentials flow).\n",
         err=True,
     )
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        access_log=False,
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
-        timeout_graceful_shutdown=20,
-    )
+    server.serve(get_settings(), bind_host, bind_port)
 
 
 @cli.command()
@@ -434,3 +463,7 @@ def openapi(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -25,14 +25,16 @@ from app.core.settings import Settings, get_settings
 from app.core.validators import IdentityCodePolicy
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
-from app.db.session import Database
+from app.db.session import Database, service_url
 from app.disclosures import notifications
 from app.disclosures.router import router as disclosures_router
+from app.disclosures.webhooks import WebhookClients, WebhookPolicy
 from app.events.router import router as events_router
 from app.health.router import router as health_router
 from app.notice.router import router as notice_router
 from app.records.router import router as records_router
 from app.register_updates.router import router as register_updates_router
+from app.requests.downloads import ExportSlots
 from app.requests.router import router as requests_router
 from app.users.identity_codes import IdentityCodeCipher
 from app.users.router import router as users_router
@@ -58,7 +60,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if url is None:
                 embedded = EmbeddedPostgres(settings.data_dir / "postgres")
                 url = await asyncio.to_thread(embedded.start)
-            app.state.database = Database.from_settings(url, settings)
             if embedded is not None or settings.migrate_on_start:
                 # With the login role (the schema's owner), not REGISTRY_DB_ROLE.
                 owner = create_async_engine(url, poolclass=NullPool)
@@ -68,9 +69,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 finally:
                     await owner.dispose()
                 log.info("migrated", embedded=embedded is not None)
+            # The service logs in as the restricted role: it cannot change the append-only logs
+            # nor disable their triggers, whatever it runs.
+            app_url = service_url(url, settings)
+            app.state.database = Database.from_settings(app_url, settings)
+            app.state.export_database = Database.from_settings(
+                app_url,
+                settings,
+                pool_size=settings.export_pool_size,
+                max_overflow=0,
+                pool_timeout=60,
+            )
         delivery = asyncio.create_task(
             notifications.delivery_loop(
-                app.state.database, app.state.auth.hasher, settings.notification_poll_seconds
+                app.state.database,
+                app.state.auth.hasher,
+                WebhookClients(app.state.webhook_policy, settings.webhook_timeout_seconds),
+                settings.notification_poll_seconds,
             )
         )
         try:
@@ -78,8 +93,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         finally:
             delivery.cancel()
     finally:
-        if app.state.database is not None:
-            await app.state.database.dispose()
+        for name in ("export_database", "database"):
+            database = getattr(app.state, name, None)
+            if database is not None:
+                await database.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
 
@@ -99,6 +116,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.auth = build_auth_context(settings)
     app.state.identity_codes = IdentityCodeCipher.from_settings(settings)
     app.state.checkpoints = {}
+    app.state.export_database = None
+    app.state.webhook_policy = WebhookPolicy.from_cidrs(settings.webhook_allowed_networks)
+    app.state.export_slots = ExportSlots(settings.exports_max_concurrent)
     IdentityCodePolicy.allow_temporary = settings.allow_temporary_identity_codes
 
     install_error_handlers(app)

@@ -7,24 +7,29 @@ at the end, so it never touches existing data.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from app.core.settings import Settings
 from app.db import migrate
-from app.db.embedded import EmbeddedPostgres
+from app.db.embedded import QUIET_LOG_SETTINGS, EmbeddedPostgres
 from app.db.session import Database
 from app.main import create_app
+from tests.live import save_postgres_log, watch_postgres_log
+
+APP_ROLE = "registry_app"
 
 
 class CapturedLogs(logging.Handler):
@@ -63,12 +68,34 @@ def server_url() -> Iterator[str]:
     """A URL to an existing database on the Postgres server the suite runs against."""
     configured = os.environ.get("REGISTRY_TEST_DATABASE_URL")
     if configured:
+        log_path = asyncio.run(_server_log_path(configured))
+        if log_path.exists():
+            watch_postgres_log(log_path)
         yield configured
         return
     pgdata = Path(tempfile.mkdtemp(prefix="registry-test-pg-")) / "data"
     embedded = EmbeddedPostgres(pgdata, database="postgres", delete=True)
-    yield embedded.start()
+    url = embedded.start()
+    watch_postgres_log(embedded.log_path)
+    yield url
+    save_postgres_log(embedded.log_path)
     embedded.stop()
+
+
+async def _server_log_path(server_url: str) -> Path:
+    """Where a configured server logs: its collector's file, or Debian's cluster log."""
+    engine = create_async_engine(server_url)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.scalar(text("SELECT pg_current_logfile()"))
+            data_dir = await connection.scalar(text("SHOW data_directory"))
+            version = int(await connection.scalar(text("SHOW server_version_num")))
+    finally:
+        await engine.dispose()
+    if current:
+        path = Path(current)
+        return path if path.is_absolute() else Path(data_dir) / path
+    return Path(f"/var/log/postgresql/postgresql-{version // 10000}-main.log")
 
 
 async def _admin(server_url: str, statement: str) -> None:
@@ -88,6 +115,8 @@ async def fresh_database(server_url: str) -> AsyncIterator[object]:
     async def create() -> str:
         name = f"registry_test_{uuid.uuid4().hex[:12]}"
         await _admin(server_url, f'CREATE DATABASE "{name}"')
+        for setting, value in QUIET_LOG_SETTINGS.items():
+            await _admin(server_url, f"ALTER DATABASE \"{name}\" SET {setting} = '{value}'")
         created.append(name)
         return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
@@ -135,6 +164,27 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+def _as_service_role(session: Any, transaction: Any, connection: Any) -> None:
+    connection.exec_driver_sql(f"SET ROLE {APP_ROLE}")
+
+
+class ServiceRoleSession(AsyncSession):
+    """A session of the app under test: its statements run as the restricted role the service
+    logs in as (the suite's connection is the owner's, so the test's own ``db`` can inspect and
+    tamper as a DBA would)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        self.outer = connection
+        event.listen(self.sync_session, "after_begin", _as_service_role)
+
+    async def close(self) -> None:
+        await super().close()
+        await self.outer.exec_driver_sql("RESET ROLE")
+
+
 class RolledBackDatabase(Database):
     """Sessions joined to one outer transaction that the test rolls back: commits become
     savepoints, so every test starts from the migrated, empty schema."""
@@ -144,6 +194,9 @@ class RolledBackDatabase(Database):
         self.connection = connection
 
     def session(self) -> AsyncSession:
+        return ServiceRoleSession(self.connection)
+
+    def owner_session(self) -> AsyncSession:
         return AsyncSession(
             bind=self.connection,
             join_transaction_mode="create_savepoint",
@@ -166,9 +219,10 @@ def database(engine: AsyncEngine, connection: AsyncConnection) -> Database:
 
 
 @pytest.fixture
-async def db(database: Database) -> AsyncIterator[AsyncSession]:
-    """A session for asserting what is in the database (sees the test's uncommitted work)."""
-    async with database.session() as session:
+async def db(database: RolledBackDatabase) -> AsyncIterator[AsyncSession]:
+    """A session for asserting what is in the database (sees the test's uncommitted work), as
+    the schema's owner."""
+    async with database.owner_session() as session:
         yield session
 
 
@@ -281,12 +335,16 @@ class Actors:
             self.session, self.app.state.auth, body, source="import", actor="test", request_id=None
         )
 
-    async def login(self, username: str, password: str = "correct horse battery") -> httpx.Response:
+    async def login(
+        self, username: str, password: str = "correct horse battery", address: str | None = None
+    ) -> httpx.Response:
+        """Signs in through the frontend, which passes the person's address (if given)."""
         client_id, secret = await self.frontend_client()
         return await self.http.post(
             "/v1/auth/token",
             data={"grant_type": "password", "username": username, "password": password},
             auth=(client_id, secret),
+            headers={"X-Forwarded-For": address} if address else {},
         )
 
     async def user_with_token(self) -> tuple[uuid.UUID, str]:

@@ -17,6 +17,29 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 # Every live service's log file, for the log scan at the end of the suite.
 LOG_FILES: list[Path] = []
+# The Postgres servers' logs, from where this run began, for the same scan; and the lines of
+# servers that were removed before it.
+POSTGRES_LOGS: list[tuple[Path, int]] = []
+SAVED_POSTGRES_LINES: list[str] = []
+
+
+def watch_postgres_log(path: Path) -> None:
+    POSTGRES_LOGS.append((path, path.stat().st_size if path.exists() else 0))
+
+
+def save_postgres_log(path: Path) -> None:
+    if path.exists():
+        SAVED_POSTGRES_LINES.extend(path.read_text(errors="replace").splitlines())
+
+
+def postgres_log_lines() -> list[str]:
+    lines = list(SAVED_POSTGRES_LINES)
+    for path, offset in POSTGRES_LOGS:
+        if path.exists():
+            with path.open("rb") as log:
+                log.seek(offset)
+                lines.extend(log.read().decode(errors="replace").splitlines())
+    return lines
 
 
 def free_port() -> int:
@@ -49,17 +72,8 @@ class LiveService:
     def start(self, timeout: float = 60) -> LiveService:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
-                "--port",
-                str(self.port),
-                "--timeout-graceful-shutdown",
-                "10",
-            ],
+            # As `registry serve` runs it: uvicorn with the service's connection limits.
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -242,46 +242,102 @@ class TestPasswordGrant:
 
 
 class TestThrottling:
-    async def test_locked_after_repeated_failures_until_the_wait_is_over(
+    """OWASP's authentication cheat sheet: failures slow the guesser down without letting anyone
+    lock a person out (the frontend passes each person's address in X-Forwarded-For)."""
+
+    @pytest.fixture
+    def limits(self, app, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+        def set_limits(**values: int) -> None:
+            for name, value in values.items():
+                monkeypatch.setitem(app.state.auth.settings.__dict__, name, value)
+
+        return set_limits
+
+    async def test_a_pair_backs_off_exponentially_until_the_wait_is_over(
         self, actors: Actors, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         await actors.user("target")
-        for _ in range(5):
-            response = await actors.login("target", "guess")
+        for _ in range(3):
+            response = await actors.login("target", "guess", address="198.51.100.7")
             assert response.status_code == 400
-        locked = await actors.login("target", PASSWORD)
-        assert locked.status_code == 429
-        assert locked.headers["content-type"] == "application/problem+json"
-        assert 1 <= int(locked.headers["retry-after"]) <= 60
-        assert locked.json()["type"].endswith("/too-many-login-attempts")
+        waiting = await actors.login("target", PASSWORD, address="198.51.100.7")
+        assert waiting.status_code == 429
+        assert waiting.headers["content-type"] == "application/problem+json"
+        assert waiting.headers["retry-after"] == "2"
+        assert waiting.json()["type"].endswith("/too-many-login-attempts")
 
-        later = datetime.now(UTC) + timedelta(seconds=61)
+        later = datetime.now(UTC) + timedelta(seconds=3)
         monkeypatch.setattr(service, "utcnow", lambda: later)
-        assert (await actors.login("target", PASSWORD)).status_code == 200
+        assert (await actors.login("target", "guess", address="198.51.100.7")).status_code == 400
+        doubled = await actors.login("target", PASSWORD, address="198.51.100.7")
+        assert doubled.status_code == 429 and doubled.headers["retry-after"] == "4"
 
-    async def test_lockout_doubles_on_further_failures(
-        self, actors: Actors, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        await actors.user("doubling")
-        for _ in range(5):
-            await actors.login("doubling", "guess")
-        later = datetime.now(UTC) + timedelta(seconds=61)
-        monkeypatch.setattr(service, "utcnow", lambda: later)
-        assert (await actors.login("doubling", "guess")).status_code == 400  # sixth failure
-        locked = await actors.login("doubling", PASSWORD)
-        assert locked.status_code == 429
-        assert 60 < int(locked.headers["retry-after"]) <= 120
+        much_later = later + timedelta(seconds=5)
+        monkeypatch.setattr(service, "utcnow", lambda: much_later)
+        assert (await actors.login("target", PASSWORD, address="198.51.100.7")).status_code == 200
 
-    async def test_per_address_across_usernames(
-        self, actors: Actors, app, db: AsyncSession
+    async def test_guesses_from_elsewhere_do_not_lock_the_person_out(self, actors: Actors) -> None:
+        """Defect: 5 guesses a period from anywhere kept a chosen person locked out."""
+        await actors.user("chosen")
+        for attacker in range(10):
+            for _ in range(5):
+                await actors.login("chosen", "guess", address=f"203.0.113.{attacker}")
+        assert (await actors.login("chosen", PASSWORD, address="192.0.2.44")).status_code == 200
+
+    async def test_spraying_from_one_address_locks_out_no_one_else(
+        self, actors: Actors, limits, db: AsyncSession
     ) -> None:  # type: ignore[no-untyped-def]
+        """Defect: 20 failures with random usernames locked out every user of the site, since the
+        per-address count saw only the frontend's address."""
+        limits(login_max_failures_per_address=20)
         await actors.user("innocent")
         for attempt in range(20):
-            await actors.login(f"sprayed-{attempt}", "guess")
-        response = await actors.login("innocent", PASSWORD)
-        assert response.status_code == 429
+            await actors.login(f"sprayed-{attempt}", "guess", address="203.0.113.9")
+        assert (await actors.login("innocent", PASSWORD, address="192.0.2.10")).status_code == 200
+        # The sprayer's own address now waits, whatever username it tries.
+        sprayer = await actors.login("innocent", PASSWORD, address="203.0.113.9")
+        assert sprayer.status_code == 429
         keys = (await db.scalars(select(LoginThrottle.key))).all()
-        assert all("sprayed" not in key for key in keys), "throttle keys are keyed hashes"
+        assert all("sprayed" not in key and "203.0" not in key for key in keys), "keyed hashes"
+
+    async def test_a_username_past_its_ceiling_is_slowed_for_new_addresses_only(
+        self, actors: Actors, limits
+    ) -> None:  # type: ignore[no-untyped-def]
+        limits(login_max_failures_per_username=10)
+        await actors.user("popular")
+        assert (await actors.login("popular", PASSWORD, address="192.0.2.1")).status_code == 200
+        for attacker in range(10):
+            await actors.login("popular", "guess", address=f"203.0.113.{attacker}")
+        fresh = await actors.login("popular", PASSWORD, address="198.51.100.99")
+        assert fresh.status_code == 429
+        assert fresh.headers["retry-after"] == "5", "slowed by seconds, not locked"
+        known = await actors.login("popular", PASSWORD, address="192.0.2.1")
+        assert known.status_code == 200, "an address it signed in from before is not slowed"
+
+    async def test_ipv6_addresses_count_per_64(self, actors: Actors) -> None:
+        await actors.user("six")
+        for host in range(3):
+            await actors.login("six", "guess", address=f"2001:db8:1:2::{host + 1}")
+        same_block = await actors.login("six", PASSWORD, address="2001:db8:1:2::ffff")
+        assert same_block.status_code == 429
+        other_block = await actors.login("six", PASSWORD, address="2001:db8:1:3::1")
+        assert other_block.status_code == 200
+
+    def test_forwarded_for_is_believed_only_from_the_frontend(self) -> None:
+        from starlette.requests import Request
+
+        from app.auth.addresses import person_address
+
+        scope = {
+            "type": "http",
+            "headers": [(b"x-forwarded-for", b"198.51.100.1, 10.0.0.1")],
+            "client": ("10.0.0.2", 5000),
+        }
+        request = Request(scope)
+        assert person_address(request, from_frontend=True) == "198.51.100.1"
+        assert person_address(request, from_frontend=False) == "10.0.0.2"
+        junk = Request({**scope, "headers": [(b"x-forwarded-for", b"not an address")]})
+        assert person_address(junk, from_frontend=True) == "10.0.0.2"
 
 
 class TestRefreshTokens:

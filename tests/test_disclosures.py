@@ -543,23 +543,31 @@ async def test_cli_verify_rejects_a_forged_checkpoint(
 
 
 async def test_the_app_role_appends_but_cannot_change_the_logs(settings) -> None:  # type: ignore[no-untyped-def]
-    from app.db.session import Database
+    """The service logs in as registry_app (not the owner with SET ROLE): whatever it runs, it
+    cannot change the append-only tables, disable their triggers or become the owner."""
+    from app.db.session import Database, service_url
 
-    role_settings = settings.model_copy(update={"db_role": "registry_app"})
-    database = Database.from_settings(settings.database_url, role_settings)
+    database = Database.from_settings(service_url(settings.database_url, settings), settings)
     try:
         async with database.session() as session:
-            assert await session.scalar(text("SELECT current_user")) == "registry_app"
+            assert await session.scalar(text("SELECT session_user")) == "registry_app"
             assert await session.scalar(text("SELECT count(*) FROM disclosure_log")) >= 0
             for statement in (
                 "UPDATE disclosure_log SET note = 'x'",
                 "DELETE FROM access_log",
                 "TRUNCATE consent_records",
                 "UPDATE purpose_versions SET notice_fi = 'x'",
+                "ALTER TABLE disclosure_log DISABLE TRIGGER USER",
+                "ALTER TABLE access_log DISABLE TRIGGER access_log_append_only_truncate",
+                "SET session_replication_role = replica",
+                "DROP TRIGGER access_log_append_only_truncate ON access_log",
+                "SET ROLE postgres",
             ):
-                with pytest.raises(Exception, match="permission denied"):
+                with pytest.raises(Exception, match=r"permission denied|must be owner"):
                     async with session.begin_nested():
                         await session.execute(text(statement))
+            await session.execute(text("RESET ROLE"))
+            assert await session.scalar(text("SELECT current_user")) == "registry_app"
             await session.rollback()
     finally:
         await database.dispose()

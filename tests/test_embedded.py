@@ -19,23 +19,27 @@ async def test_embedded_postgres_migrates_and_keeps_data_across_restarts() -> No
     data_dir = Path(tempfile.mkdtemp(prefix="registry-embedded-"))
     settings = Settings(database_url=None, data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
 
-    async def one_run(*statements: str) -> tuple[int, list[str]]:
+    async def one_run(*notes: str) -> tuple[int, list[str]]:
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 ready = await client.get("/readyz")
             async with app.state.database.engine.begin() as connection:
-                for statement in statements:
-                    await connection.execute(text(statement))
-                rows = await connection.execute(text("SELECT note FROM newcomer_notes"))
-                notes = [row[0] for row in rows]
-        return ready.status_code, notes
+                # `make run` serves as the restricted role, never as the embedded superuser.
+                assert await connection.scalar(text("SELECT session_user")) == "registry_app"
+                for note in notes:
+                    await connection.execute(
+                        text("INSERT INTO rate_windows VALUES (:key, now(), 1)"), {"key": note}
+                    )
+                rows = await connection.execute(
+                    text("SELECT key FROM rate_windows WHERE key IN ('first', 'second') ORDER BY 1")
+                )
+                kept = [row[0] for row in rows]
+        return ready.status_code, kept
 
-    first = await one_run(
-        "CREATE TABLE newcomer_notes (note text)", "INSERT INTO newcomer_notes VALUES ('first')"
-    )
-    second = await one_run("INSERT INTO newcomer_notes VALUES ('second')")
+    first = await one_run("first")
+    second = await one_run("second")
 
     assert first == (200, ["first"])
     assert second == (200, ["first", "second"])

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.auth import service as auth_service
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
-from tests.live import LiveService
+from tests.live import LiveService, save_postgres_log
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +50,7 @@ class PrivatePostgres:
         self.embedded._server.ensure_postgres_running()
 
     def close(self) -> None:
+        save_postgres_log(self.embedded.log_path)
         self.embedded.stop()
 
 
@@ -95,7 +96,10 @@ def registration(name: str) -> dict[str, object]:
 async def test_postgres_restart_under_write_load(private_postgres: PrivatePostgres) -> None:
     frontend = await make_client(private_postgres.url, "frontend")
     service = LiveService(
-        private_postgres.url, db_pool_timeout_seconds="2", registrations_per_minute="100000"
+        private_postgres.url,
+        db_pool_timeout_seconds="2",
+        registrations_per_minute="100000",
+        registrations_per_address_per_hour="100000",
     )
     await asyncio.to_thread(service.start)
     try:
@@ -225,7 +229,13 @@ async def test_sigkill_mid_writes_leaves_nothing_half_written_and_the_outbox_is_
     dpo = await make_client(url, "dpo")
     partner = await make_client(url, "partner")
     hook_port = free_port()
-    service = LiveService(url, registrations_per_minute="100000", notification_poll_seconds="0.5")
+    service = LiveService(
+        url,
+        registrations_per_minute="100000",
+        registrations_per_address_per_hour="100000",
+        notification_poll_seconds="0.5",
+        webhook_allowed_networks='["127.0.0.0/8"]',
+    )
     await asyncio.to_thread(service.start)
     async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
         dpo_headers = await client_token(service, dpo)
@@ -292,7 +302,12 @@ async def test_sigkill_mid_writes_leaves_nothing_half_written_and_the_outbox_is_
 
     receiver = Receiver()
     await receiver.start(hook_port)
-    restarted = LiveService(url, data_dir=service.data_dir, notification_poll_seconds="0.5")
+    restarted = LiveService(
+        url,
+        data_dir=service.data_dir,
+        notification_poll_seconds="0.5",
+        webhook_allowed_networks='["127.0.0.0/8"]',
+    )
     await asyncio.to_thread(restarted.start)
     try:
         for _ in range(100):

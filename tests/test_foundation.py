@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from app.main import create_app
+from tests.conftest import Actors, bearer
 
 PROBLEM = "application/problem+json"
 
@@ -106,10 +107,10 @@ class TestProblems:
             response = await client.get("/v1/test-boom", headers={"X-Request-ID": "abc-123"})
         assert response.status_code == 500
         assert response.headers["content-type"] == PROBLEM
-        assert response.headers["x-request-id"] == "abc-123"
+        assert response.headers["x-correlation-id"] == "abc-123"
         body = response.json()
         assert body["type"].endswith("/internal-error")
-        assert body["request_id"] == "abc-123"
+        assert body["request_id"] == response.headers["x-request-id"]
         assert "SELECT" not in response.text
         assert "Traceback" not in response.text
 
@@ -150,9 +151,12 @@ class TestRequestIds:
         assert len(first.headers["x-request-id"]) == 32
         assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
-    async def test_taken_from_request(self, client: httpx.AsyncClient) -> None:
+    async def test_a_client_id_is_kept_apart_as_the_correlation_id(
+        self, client: httpx.AsyncClient
+    ) -> None:
         response = await client.get("/healthz", headers={"X-Request-ID": "req-42"})
-        assert response.headers["x-request-id"] == "req-42"
+        assert response.headers["x-correlation-id"] == "req-42"
+        assert len(response.headers["x-request-id"]) == 32, "our own id, never the client's"
 
     async def test_malformed_is_replaced(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
@@ -163,15 +167,22 @@ class TestRequestIds:
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
         request_lines = [line for line in lines if line.get("event") == "request"]
         assert request_lines
-        assert request_lines[-1]["request_id"] == "log-me-1"
+        assert request_lines[-1]["correlation_id"] == "log-me-1"
+        assert len(request_lines[-1]["request_id"]) == 32
         assert request_lines[-1]["route"] == "/healthz"
 
 
 class TestMetricsAndCors:
-    async def test_metrics_by_route_template(self, client: httpx.AsyncClient) -> None:
+    async def test_metrics_by_route_template(
+        self, client: httpx.AsyncClient, actors: Actors
+    ) -> None:
         await client.get("/healthz")
         await client.get("/v1/users/123/nothing")
-        response = await client.get("/metrics")
+        assert (await client.get("/metrics")).status_code == 401, "not public"
+        partner = await actors.client_token("partner")
+        assert (await client.get("/metrics", headers=bearer(partner))).status_code == 403
+        monitoring = await actors.client_token("monitoring")
+        response = await client.get("/metrics", headers=bearer(monitoring))
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         assert 'registry_http_requests_total{method="GET",route="/healthz",status="200"}' in (

@@ -71,7 +71,9 @@ def live(server_url: str) -> Iterator[tuple[LiveService, dict[str, dict[str, str
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     clients = _setup(url)
-    service = LiveService(url, registrations_per_minute="100000").start()
+    service = LiveService(
+        url, registrations_per_minute="100000", registrations_per_address_per_hour="100000"
+    ).start()
     headers = {}
     for role, client in clients.items():
         response = httpx.post(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import CapturedLogs
-from tests.live import LOG_FILES
+from tests.live import LOG_FILES, postgres_log_lines
 
 PASSWORDS = [
     "correct horse battery",
@@ -19,6 +19,7 @@ PATTERNS = {
     "an identity code": re.compile(r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b"),
     "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
     "a bearer credential": re.compile(r"(?i)bearer\s+[\w\-.~+/]{20,}"),
+    "a phone number": re.compile(r"(?<![\w.:-])(?:\+358\s?|0)4\d[\s]?\d{3}[\s]?\d{3,4}(?!\d)"),
 }
 
 
@@ -28,6 +29,9 @@ def test_logs_hold_no_secrets_or_personal_data() -> None:
         if path.exists():
             lines.extend(path.read_text(errors="replace").splitlines())
     assert len(lines) > 100, "the suite's logs were captured"
+    database_lines = postgres_log_lines()
+    assert database_lines, "the Postgres log was read"
+    lines.extend(database_lines)
     for line in lines:
         for password in PASSWORDS:
             assert password not in line, line[:300]

@@ -456,7 +456,9 @@ class TestAccessLog:
         assert entry.role == "staff"
         assert entry.actor.startswith("client:staff-")
         assert entry.categories == ["basic_data"]
-        assert entry.request_id == "read-1"
+        # The server's own id, and the client's X-Request-ID apart as its correlation id.
+        assert entry.request_id == response.headers["x-request-id"] != "read-1"
+        assert entry.correlation_id == "read-1"
 
     async def test_own_reads_are_not_logged(
         self, client: httpx.AsyncClient, actors: Actors, db: AsyncSession

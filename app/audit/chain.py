@@ -63,10 +63,16 @@ class ChainedLog(Base):
 
     __abstract__ = True
     CONTENT: tuple[str, ...] = ()
+    # Content added later: hashed only when set, so entries written before it still verify.
+    OPTIONAL_CONTENT: frozenset[str] = frozenset()
 
     @classmethod
-    def content_of(cls, row: Any) -> dict[str, Any]:
-        return {name: getattr(row, name) for name in cls.CONTENT}
+    def hashed(cls, content: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in content.items()
+            if value is not None or name not in cls.OPTIONAL_CONTENT
+        }
 
 
 async def append(
@@ -93,8 +99,8 @@ async def append(
     columns = ["id", *model.CONTENT, "lane", "prev_hash", "entry_hash"]
     values = []
     for entry_id, row in zip(head[1], rows, strict=True):
-        content = {"id": entry_id, **{name: row[name] for name in model.CONTENT}}
-        digest = entry_hash(prev, content)
+        content = {"id": entry_id, **{name: row.get(name) for name in model.CONTENT}}
+        digest = entry_hash(prev, model.hashed(content))
         values.append((*content.values(), lane, prev, digest))
         prev = digest
     if len(values) > 8:
@@ -143,7 +149,9 @@ async def verify(
         count = 0
         last_id = 0
         async for row in rows:
-            content = {"id": row.id, **{name: getattr(row, name) for name in model.CONTENT}}
+            content = model.hashed(
+                {"id": row.id, **{name: getattr(row, name) for name in model.CONTENT}}
+            )
             if row.prev_hash != expected_prev:
                 breaks.append(Break(row.id, lane, "link to the previous entry is broken"))
                 break

@@ -32,7 +32,9 @@ class AccessLogEntry(ChainedLog):
         "categories",
         "operation",
         "request_id",
+        "correlation_id",
     )
+    OPTIONAL_CONTENT = frozenset({"correlation_id"})
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     accessed_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -43,7 +45,10 @@ class AccessLogEntry(ChainedLog):
     role: Mapped[str] = mapped_column(String(16))
     categories: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     operation: Mapped[str] = mapped_column(String(100))
+    # The server's own id of the request (X-Request-ID of the answer).
     request_id: Mapped[str | None] = mapped_column(String(128))
+    # The id the client sent in X-Request-ID, if any: its claim, kept apart from ours.
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
     lane: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
     entry_hash: Mapped[str] = mapped_column(String(64), server_default="")

@@ -69,6 +69,7 @@ async def log_access(
                 "categories": kinds,
                 "operation": operation,
                 "request_id": request_id,
+                "correlation_id": principal.correlation_id,
             }
             for ref in refs
         ],

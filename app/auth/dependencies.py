@@ -74,6 +74,7 @@ class Principal:
     jti: str
     user_id: uuid.UUID | None  # set for a signed-in user (role "subject")
     request_id: str | None = None
+    correlation_id: str | None = None
 
     @property
     def is_user(self) -> bool:
@@ -108,6 +109,7 @@ async def authenticate(
             audience=auth.settings.jwt_audience,
             leeway=auth.settings.token_leeway_seconds,
             cache=auth.verified,
+            max_lifetime=auth.settings.access_token_minutes * 60,
         )
     except tokens.InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
@@ -129,6 +131,7 @@ async def authenticate(
         jti=claims["jti"],
         user_id=user_id,
         request_id=getattr(request.state, "request_id", None),
+        correlation_id=getattr(request.state, "correlation_id", None),
     )
     session_id: uuid.UUID | None = None
     if isinstance(claims.get("sid"), str):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
 
-CLIENT_ROLES = ("frontend", "partner", "staff", "dpo", "integration")
+CLIENT_ROLES = ("frontend", "partner", "staff", "dpo", "integration", "monitoring")
 
 
 class Credential(Base):

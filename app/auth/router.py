@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth import service
+from app.auth.addresses import person_address
 from app.auth.schemas import Jwks, OAuthErrorResponse, ServerMetadata, TokenResponse
 from app.auth.scopes import SCOPES
 from app.core.errors import PROBLEM_BASE, problem_responses
@@ -84,7 +85,7 @@ async def token(
         if grant_type == "client_credentials":
             issued = await service.client_credentials_grant(auth, client, scope)
         elif grant_type == "password":
-            address = request.client.host if request.client else "unknown"
+            address = person_address(request, from_frontend=client.role == "frontend")
             issued = await service.password_grant(
                 session,
                 auth,

@@ -20,6 +20,7 @@ SCOPES: dict[str, str] = {
     "disclosure-log:write": "Log disclosures made outside the API.",
     "requests:write": "Make data-subject requests (for oneself, or as staff on a user's behalf).",
     "requests:manage": "Handle data-subject requests: extend, verify, complete, reject.",
+    "metrics:read": "Read the service's Prometheus metrics (/metrics).",
 }
 
 # A signed-in user (password grant): their own data only.
@@ -51,6 +52,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     ),
     "dpo": frozenset(SCOPES) - {"users:register", "events:write", "disclosures:write"},
     "integration": frozenset({"register-updates:write"}),
+    "monitoring": frozenset({"metrics:read"}),
 }
 
 ROLE_DESCRIPTIONS: dict[str, str] = {
@@ -61,6 +63,7 @@ ROLE_DESCRIPTIONS: dict[str, str] = {
     "staff": "Customer-service staff: any user's data by scope, never identity codes in full.",
     "dpo": "The data protection officer: everything but acting as frontend or partner.",
     "integration": "The DVV and Posti update feeds.",
+    "monitoring": "A Prometheus scraper: the metrics only.",
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import math
 import secrets
 import uuid
@@ -17,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import tokens
+from app.auth.addresses import address_block
 from app.auth.keys import KeyRing
 from app.auth.models import (
     Client,
@@ -36,17 +36,8 @@ from app.db import raw
 from app.users.models import User
 
 log = get_logger("app.auth")
-
-
-def _address_block(address: str) -> str:
-    """IPv6 clients are counted per /64, the block one subscriber usually holds."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 6:
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+ONE_DAY = timedelta(days=1)
+KNOWN_ADDRESS_DAYS = timedelta(days=90)
 
 
 def utcnow() -> datetime:
@@ -189,6 +180,41 @@ async def create_client(
     return client_id, secret
 
 
+async def list_clients(session: AsyncSession) -> list[dict[str, Any]]:
+    """Every machine client, without its secret's hash."""
+    rows = await session.execute(
+        select(
+            Client.client_id,
+            Client.name,
+            Client.role,
+            Client.scopes,
+            Client.created_at,
+            Client.disabled_at,
+        ).order_by(Client.created_at)
+    )
+    return [row._asdict() for row in rows]
+
+
+async def set_client_disabled(session: AsyncSession, client_id: str, disabled: bool) -> bool:
+    """Disables (or enables again) a client: a disabled one gets no tokens, and the tokens it
+    holds stop working at their next request. Returns False for an unknown client."""
+    result = await session.execute(
+        update(Client)
+        .where(Client.client_id == client_id)
+        .values(disabled_at=utcnow() if disabled else None)
+        .returning(Client.client_id)
+    )
+    if result.one_or_none() is None:
+        return False
+    if disabled:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    return True
+
+
 def _granted_scopes(requested: str | None, allowed: frozenset[str]) -> set[str]:
     wanted = parse_scope(requested)
     if not wanted:
@@ -214,81 +240,106 @@ async def client_credentials_grant(
 
 
 class Throttle:
-    """Failed sign-ins counted per keyed hash of the username and of the client address."""
+    """Failed sign-ins, counted so that nobody can use them to lock a person out (OWASP
+    Authentication Cheat Sheet): per (username, address) pair with exponential back-off, per
+    address up to a ceiling, and per username up to a ceiling far above what a person types,
+    past which that username is slowed for addresses it has never signed in from. Keys are keyed
+    hashes: no username or address is stored."""
 
-    def __init__(self, auth: AuthContext, session: AsyncSession) -> None:
+    def __init__(self, auth: AuthContext, session: AsyncSession, username: str, address: str):
         self.settings = auth.settings
-        self.hasher = auth.hasher
         self.session = session
+        digest = auth.hasher.digest
+        block = address_block(address)
+        name = username.lower()
+        self.pair = "p:" + digest("login-pair", f"{name}\x00{block}")[:64]
+        self.known = "k:" + digest("login-known", f"{name}\x00{block}")[:64]
+        self.address = "a:" + digest("login-address", block)[:64]
+        self.username = "u:" + digest("login-username", name)[:64]
 
-    def keys(self, username: str, address: str) -> dict[str, int]:
-        address = _address_block(address)
-        return {
-            "u:" + self.hasher.digest("login-username", username.lower())[:64]: (
-                self.settings.login_max_failures_per_username
-            ),
-            "a:" + self.hasher.digest("login-address", address)[:64]: (
-                self.settings.login_max_failures_per_address
-            ),
-        }
-
-    async def lock(self, username: str, address: str) -> None:
-        """Serialises sign-in attempts for the same username and address, so that parallel
+    async def lock(self) -> None:
+        """Serialises attempts at the same username from the same address, so that parallel
         guesses cannot all pass the check before any failure is counted."""
-        for key in sorted(self.keys(username, address)):
-            await self.session.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
-            )
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(self.pair, 0)))
+        )
 
-    async def check(self, username: str, address: str, now: datetime) -> None:
-        keys = self.keys(username, address)
-        locked = (
-            await self.session.execute(
-                select(func.max(LoginThrottle.locked_until)).where(
-                    LoginThrottle.key.in_(keys), LoginThrottle.locked_until > now
-                )
+    async def check(self, now: datetime) -> None:
+        result = await self.session.execute(
+            select(LoginThrottle.key, LoginThrottle.locked_until).where(
+                LoginThrottle.key.in_([self.pair, self.known, self.address, self.username])
             )
-        ).scalar_one_or_none()
-        if locked is not None:
-            wait = max(1, math.ceil((locked - now).total_seconds()))
-            log.warning("sign_in_locked", retry_after=wait)
+        )
+        rows = {key: locked_until for key, locked_until in result}
+        waits = [rows.get(self.pair), rows.get(self.address)]
+        if self.known not in rows:
+            # A username under attack is slowed only for addresses it never signed in from.
+            waits.append(rows.get(self.username))
+        until = max((w for w in waits if w is not None and w > now), default=None)
+        if until is not None:
+            wait = max(1, math.ceil((until - now).total_seconds()))
+            log.warning("sign_in_throttled", retry_after=wait)
             raise TooManyLoginAttempts(
                 f"Too many failed attempts; try again in {wait} seconds.",
                 headers={"Retry-After": str(wait)},
             )
 
-    async def record_failure(self, username: str, address: str, now: datetime) -> None:
-        forget_after = timedelta(seconds=self.settings.login_lockout_max_seconds)
-        for key, limit in self.keys(username, address).items():
-            streak_is_old = LoginThrottle.last_failure_at < now - forget_after
-            statement = (
-                pg_insert(LoginThrottle)
-                .values(key=key, failures=1, last_failure_at=now)
-                .on_conflict_do_update(
-                    index_elements=[LoginThrottle.key],
-                    set_={
-                        # Old failures are forgotten: a new streak starts at one.
-                        "failures": case((streak_is_old, 1), else_=LoginThrottle.failures + 1),
-                        "last_failure_at": now,
-                    },
-                )
-                .returning(LoginThrottle.failures)
+    async def _count(self, key: str, now: datetime) -> int:
+        forget_after = timedelta(seconds=self.settings.login_backoff_max_seconds)
+        streak_is_old = LoginThrottle.last_failure_at < now - forget_after
+        statement = (
+            pg_insert(LoginThrottle)
+            .values(key=key, failures=1, last_failure_at=now)
+            .on_conflict_do_update(
+                index_elements=[LoginThrottle.key],
+                set_={
+                    # Old failures are forgotten: a new streak starts at one.
+                    "failures": case((streak_is_old, 1), else_=LoginThrottle.failures + 1),
+                    "last_failure_at": now,
+                },
             )
-            count = (await self.session.execute(statement)).scalar_one()
-            if count >= limit:
-                seconds = min(
-                    self.settings.login_lockout_seconds * 2 ** min(count - limit, 16),
-                    self.settings.login_lockout_max_seconds,
-                )
-                await self.session.execute(
-                    update(LoginThrottle)
-                    .where(LoginThrottle.key == key)
-                    .values(locked_until=now + timedelta(seconds=seconds))
-                )
+            .returning(LoginThrottle.failures)
+        )
+        return int((await self.session.execute(statement)).scalar_one())
 
-    async def record_success(self, username: str, address: str) -> None:
-        username_key = next(iter(self.keys(username, address)))
-        await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == username_key))
+    async def _wait(self, key: str, now: datetime, seconds: float) -> None:
+        await self.session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .values(locked_until=now + timedelta(seconds=seconds))
+        )
+
+    def _backoff(self, failures: int, free: int) -> float:
+        exponent = min(failures - free, 20)
+        return float(
+            min(
+                self.settings.login_backoff_seconds * 2**exponent,
+                self.settings.login_backoff_max_seconds,
+            )
+        )
+
+    async def record_failure(self, now: datetime) -> None:
+        settings = self.settings
+        pair = await self._count(self.pair, now)
+        if pair >= settings.login_free_failures:
+            await self._wait(self.pair, now, self._backoff(pair, settings.login_free_failures))
+        address = await self._count(self.address, now)
+        if address >= settings.login_max_failures_per_address:
+            ceiling = settings.login_max_failures_per_address
+            await self._wait(self.address, now, self._backoff(address, ceiling))
+        username = await self._count(self.username, now)
+        if username >= settings.login_max_failures_per_username:
+            await self._wait(self.username, now, settings.login_username_slowdown_seconds)
+
+    async def record_success(self, now: datetime) -> None:
+        await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == self.pair))
+        await self.session.execute(
+            pg_insert(LoginThrottle)
+            .values(key=self.known, failures=0, last_failure_at=now)
+            .on_conflict_do_update(
+                index_elements=[LoginThrottle.key], set_={"last_failure_at": now}
+            )
+        )
 
 
 async def password_grant(
@@ -307,9 +358,9 @@ async def password_grant(
         raise OAuthError("invalid_request", "username and password are required.")
     granted = _granted_scopes(scope, SUBJECT_SCOPES)
     now = utcnow()
-    throttle = Throttle(auth, session)
-    await throttle.lock(username, address)
-    await throttle.check(username, address, now)
+    throttle = Throttle(auth, session, username, address)
+    await throttle.lock()
+    await throttle.check(now)
     row = (
         await session.execute(
             select(Credential.user_id, Credential.password_hash, User.status)
@@ -320,9 +371,9 @@ async def password_grant(
     # The hash is checked even for an unknown username (against a dummy), so timing tells nothing.
     valid = await auth.passwords.verify(row.password_hash if row else None, password)
     if row is None or not valid or row.status != "active":
-        await throttle.record_failure(username, address, now)
+        await throttle.record_failure(now)
         raise OAuthError("invalid_grant", "The username or password is wrong.")
-    await throttle.record_success(username, address)
+    await throttle.record_success(now)
     values: dict[str, Any] = {"last_login_at": now}
     if auth.passwords.needs_rehash(row.password_hash):
         values["password_hash"] = await auth.passwords.hash(password)
@@ -542,7 +593,9 @@ async def purge_expired(session: AsyncSession) -> dict[str, int]:
             RefreshToken.expires_at < now - timedelta(days=1)
         ),
         "login_throttles": delete(LoginThrottle).where(
-            LoginThrottle.last_failure_at < now - timedelta(days=1),
+            # Where a username signed in from is remembered for 90 days, failures for one.
+            LoginThrottle.last_failure_at
+            < now - case((LoginThrottle.key.startswith("k:"), KNOWN_ADDRESS_DAYS), else_=ONE_DAY),
             or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
         ),
         "rate_windows": delete(RateWindow).where(RateWindow.window_start < now - timedelta(days=1)),

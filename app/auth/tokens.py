@@ -110,8 +110,13 @@ def verify(
     audience: str,
     leeway: int,
     cache: VerifiedTokens | None = None,
+    max_lifetime: int | None = None,
 ) -> dict[str, Any]:
-    """Checks the header against our rules, picks the key by ``kid``, verifies and validates."""
+    """Checks the header against our rules, picks the key by ``kid``, verifies and validates.
+
+    With ``max_lifetime`` (seconds), a token issued in the future (beyond the leeway) or living
+    longer than this issuer ever issues is refused: a leaked key cannot mint long-lived tokens
+    unnoticed."""
     if cache is not None:
         claims = cache.get(token, leeway)
         if claims is not None and key_for(claims["_kid"]) is not None:
@@ -136,9 +141,21 @@ def verify(
         raise InvalidToken(f"The token's claims are not valid: {exc}") from exc
     except JOSEError as exc:
         raise InvalidToken("The token's signature is not valid.") from exc
+    if max_lifetime is not None:
+        _check_lifetime(claims, max_lifetime, leeway)
     if cache is not None:
         cache.put(token, {**claims, "_kid": kid})
     return claims
+
+
+def _check_lifetime(claims: dict[str, Any], max_lifetime: int, leeway: int) -> None:
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+        raise InvalidToken("The token's iat and exp must be numbers.")
+    if issued > time.time() + leeway:
+        raise InvalidToken("The token was issued in the future (iat).")
+    if expires - issued > max_lifetime + leeway:
+        raise InvalidToken(f"The token lives longer than the {max_lifetime} seconds we issue.")
 
 
 def verify_signed_document(

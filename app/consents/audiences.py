@@ -23,7 +23,7 @@ from app.consents.schemas import AudienceMember, AudiencePage
 
 __all__ = ["AudiencePage", "audience_page", "select_page"]
 from app.consents.service import InvalidDecision, subject_of
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import CursorUuid, decode_cursor, encode_cursor
 from app.users.models import User
 
 CONTACT_COLUMNS = {
@@ -85,8 +85,8 @@ async def select_page(
         for kind in ("private", "company")
         if effective_permission(Subject(kind=kind), rule, channel).allowed
     ]
-    decoded = decode_cursor(cursor, 1)
-    after = uuid.UUID(decoded[0]) if decoded else None
+    decoded = decode_cursor(cursor, CursorUuid)
+    after = decoded[0] if decoded else None
     members: list[AudienceMember] = []
     batch = max(limit, 100)
     exhausted = False

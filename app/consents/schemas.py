@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.pagination import PageInfo
+from app.core.schemas import Input, Patch
 
 LegalBasis = Literal["consent", "contract", "legal_obligation", "legitimate_interest"]
 Category = Literal["service", "marketing", "research", "analytics"]
@@ -20,10 +21,6 @@ NoticeText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000)
 ]
 PurposeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{2,63}$")]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Notice(Input):
@@ -51,7 +48,7 @@ class PurposeCreate(Input):
     notice: Notice = Field(description="The notice shown to people, in three languages.")
 
 
-class PurposeUpdate(Input):
+class PurposeUpdate(Patch):
     """A change to the notice, the legal basis or the channels makes a new version."""
 
     name_en: Annotated[str, StringConstraints(min_length=3, max_length=200)] | None = Field(

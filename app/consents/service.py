@@ -32,7 +32,7 @@ from app.consents.schemas import (
     RecordedDecisions,
 )
 from app.core.errors import AppError
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import CursorId, decode_cursor, encode_cursor
 from app.core.secrets import KeyedHasher
 from app.db import raw
 from app.users.models import User
@@ -287,14 +287,14 @@ async def history(
     limit: int,
 ) -> HistoryPage:
     await _subject(session, user_id)
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, CursorId)
     query = (
         select(ConsentRecord, ConsentReceipt.source, ConsentReceipt.actor)
         .join(ConsentReceipt, ConsentReceipt.id == ConsentRecord.receipt_id)
         .where(ConsentRecord.user_id == user_id)
     )
     if after is not None:
-        query = query.where(ConsentRecord.id > int(after[0]))
+        query = query.where(ConsentRecord.id > after[0])
     rows = (await session.execute(query.order_by(ConsentRecord.id).limit(limit + 1))).all()
     items = [
         HistoryItem(

@@ -42,13 +42,18 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Our own id, always: a client's X-Request-ID is its claim, kept apart as the
+        # correlation id (echoed in X-Correlation-ID) and never stored as if it were ours.
+        request_id = uuid.uuid4().hex
         incoming = _header(scope, b"x-request-id")
-        request_id = (
-            incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        )
-        scope.setdefault("state", {})["request_id"] = request_id
+        correlation_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else None
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        if correlation_id:
+            structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -60,6 +65,8 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                if correlation_id:
+                    headers.append((b"x-correlation-id", correlation_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -24,10 +24,16 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         default=False, description="Upgrade the schema at start-up (always on when embedded)."
     )
-    db_role: str | None = Field(
+    db_role: str = Field(
+        default="registry_app",
+        description="The restricted role the service logs in as: it may only read and append "
+        "the logs and records of proof, and owns nothing. Migrations run as the URL's user.",
+    )
+    app_database_url: str | None = Field(
         default=None,
-        description="Role the service's connections take (SET ROLE), e.g. registry_app: it may "
-        "only read and append the logs and records of proof. Migrations keep the login role.",
+        description="URL the service connects with (as db_role, with its password). Default: "
+        "REGISTRY_DATABASE_URL with the user replaced by db_role and no password (trust or "
+        "peer authentication, as on the embedded server).",
     )
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
@@ -35,6 +41,14 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long a request waits for a free connection."
     )
     db_statement_timeout_ms: int = Field(default=15000, ge=0)
+    export_pool_size: int = Field(
+        default=2,
+        ge=1,
+        description="Connections of the exports' own pool (exports never use the API's pool).",
+    )
+    exports_max_concurrent: int = Field(
+        default=4, ge=1, description="Exports running at once per worker; beyond: 429."
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -47,6 +61,22 @@ class Settings(BaseSettings):
         description="Proxies trusted for X-Forwarded-For (comma-separated addresses); empty: none.",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger bodies get 413.")
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Concurrent connections (and requests) a worker holds; beyond: 503.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's head must arrive within this; else closed."
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="A request's body must arrive within this; else closed."
+    )
+    send_stall_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A client that reads nothing of a response for this long is cut off.",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = True
@@ -70,10 +100,37 @@ class Settings(BaseSettings):
     token_leeway_seconds: int = Field(default=10, ge=0)
 
     # Login throttling
-    login_max_failures_per_username: int = Field(default=5, ge=1)
-    login_max_failures_per_address: int = Field(default=20, ge=1)
-    login_lockout_seconds: int = Field(default=60, ge=1)
-    login_lockout_max_seconds: int = Field(default=900, ge=1)
+    login_free_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Failed sign-ins of one (username, address) pair before it must wait.",
+    )
+    login_backoff_seconds: int = Field(
+        default=2, ge=1, description="The first wait; it doubles with every further failure."
+    )
+    login_backoff_max_seconds: int = Field(
+        default=900, ge=1, description="The longest wait, and how long a streak is remembered."
+    )
+    login_max_failures_per_address: int = Field(
+        default=100,
+        ge=1,
+        description="Failed sign-ins from one person's address (any usernames) before that "
+        "address waits.",
+    )
+    login_max_failures_per_username: int = Field(
+        default=50,
+        ge=1,
+        description="Failed sign-ins of one username from all addresses before every new "
+        "address must also wait (slowed, never locked: known addresses keep their own count).",
+    )
+    login_username_slowdown_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="The wait between guesses at a username past its ceiling.",
+    )
+    registrations_per_address_per_hour: int = Field(
+        default=10, ge=1, description="Registrations from one person's address an hour."
+    )
 
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
@@ -104,11 +161,19 @@ class Settings(BaseSettings):
         default=False, description="Accept temporary identity codes (individual number 900-999)."
     )
     registrations_per_minute: int = Field(
-        default=30, ge=1, description="Registrations a client may make per minute."
+        default=600, ge=1, description="Registrations one client may make a minute, all addresses."
     )
     events_retention_months: int = Field(default=24, ge=1)
     notification_poll_seconds: float = Field(
         default=5.0, gt=0, description="How often due Art. 19 notifications are sent."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long one webhook delivery may take."
+    )
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description='JSON list of CIDRs (e.g. ["10.0.0.0/8"]) that webhooks may reach although '
+        "private; plain http is allowed only to them. Default: public addresses only, https.",
     )
 
     controller_name: str = Field(default="Mezzoforte Oy", description="The register's controller.")

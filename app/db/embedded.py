@@ -13,6 +13,16 @@ log = get_logger("app.db.embedded")
 
 DATABASE_NAME = "registry"
 
+# What keeps personal data out of the Postgres log: no DETAIL lines (a unique violation's DETAIL
+# quotes the value, e.g. a username), no failing statement's text, no parameter values. The
+# embedded server is set up with them; a production server should be too (README).
+QUIET_LOG_SETTINGS = {
+    "log_error_verbosity": "terse",
+    "log_min_error_statement": "panic",
+    "log_parameter_max_length_on_error": "0",
+    "log_statement": "none",
+}
+
 
 class EmbeddedPostgres:
     """A pgserver instance in a persistent data directory, stopped when the process ends."""
@@ -38,8 +48,16 @@ class EmbeddedPostgres:
         )
         if "(1 row)" not in exists:
             self._server.psql(f'CREATE DATABASE "{self.database}";')
+        for name, value in QUIET_LOG_SETTINGS.items():
+            self._server.psql(f"ALTER SYSTEM SET {name} = '{value}';")
+        self._server.psql("SELECT pg_reload_conf();")
         log.info("embedded_postgres_started", pgdata=str(self.pgdata))
         return self.url
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log file (pgserver starts it with ``pg_ctl -l``)."""
+        return self.pgdata / "log"
 
     @property
     def socket_dir(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,25 +25,32 @@ class Database:
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_settings(cls, url: str, settings: Settings) -> Database:
-        server_settings = {
-            "statement_timeout": str(settings.db_statement_timeout_ms),
-            "application_name": "registry",
-        }
-        if settings.db_role:
-            server_settings["role"] = settings.db_role
+    def from_settings(
+        cls,
+        url: str,
+        settings: Settings,
+        *,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+    ) -> Database:
+        """An engine on ``url`` as given (tests and tools); the service itself connects with
+        ``service_url()``."""
         engine = create_async_engine(
             url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.db_pool_timeout_seconds,
+            pool_size=pool_size or settings.db_pool_size,
+            max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
+            pool_timeout=pool_timeout or settings.db_pool_timeout_seconds,
             pool_pre_ping=True,
             # Failed statements are logged without their parameters (names, hashes, codes).
             hide_parameters=True,
             connect_args={
                 # Fail fast when Postgres is away instead of hanging the request.
                 "timeout": settings.db_pool_timeout_seconds,
-                "server_settings": server_settings,
+                "server_settings": {
+                    "statement_timeout": str(settings.db_statement_timeout_ms),
+                    "application_name": "registry",
+                },
             },
         )
         return cls(engine)
@@ -54,9 +62,25 @@ class Database:
         await self.engine.dispose()
 
 
+def service_url(owner_url: str, settings: Settings) -> str:
+    """The URL the service connects with: ``app_database_url``, or the owner's URL logged in as
+    the restricted ``db_role`` without a password (trust or peer authentication)."""
+    if settings.app_database_url:
+        return settings.app_database_url
+    url = make_url(owner_url).set(username=settings.db_role, password=None)
+    return url.render_as_string(hide_password=False)
+
+
 def get_database(request: Request) -> Database:
     database = request.app.state.database
     assert isinstance(database, Database), "the database is set up by the app's lifespan"
+    return database
+
+
+def get_export_database(request: Request) -> Database:
+    """The exports' own small pool (the request's pool when the app was given a database)."""
+    database = getattr(request.app.state, "export_database", None) or get_database(request)
+    assert isinstance(database, Database)
     return database
 
 

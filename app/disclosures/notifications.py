@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -23,10 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import DisclosureLogEntry
 from app.core.logging import get_logger
 from app.core.secrets import KeyedHasher
+from app.db import raw
 from app.db.session import Database
 from app.disclosures.models import Notification, Recipient
 from app.disclosures.schemas import NotificationList, NotificationRead
 from app.disclosures.service import open_webhook_secret
+from app.disclosures.webhooks import WebhookClients, failure_reason
 from app.users.models import User
 
 log = get_logger("app.notifications")
@@ -80,79 +83,156 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(10 * 2 ** (attempts - 1), 3600))
 
 
-async def deliver_due(
-    database: Database, hasher: KeyedHasher, http: httpx.AsyncClient, batch: int = 20
-) -> int:
-    """Sends the notifications that are due, each in its own transaction (row locks with SKIP
-    LOCKED, so several instances never send one twice at once). Returns how many were sent."""
-    sent = 0
-    for _ in range(batch):
-        async with database.session() as session, session.begin():
-            row = (
-                await session.execute(
-                    select(Notification, Recipient.webhook_url, Recipient.webhook_secret)
-                    .join(Recipient, Recipient.id == Notification.recipient_id)
-                    .where(
-                        Notification.sent_at.is_(None),
-                        Notification.failed_at.is_(None),
-                        Notification.next_attempt_at <= datetime.now(UTC),
-                    )
-                    .order_by(Notification.next_attempt_at, Notification.id)
-                    .limit(1)
-                    .with_for_update(of=Notification, skip_locked=True)
-                )
-            ).one_or_none()
+# A claimed notification is leased: no other worker or instance takes it until the lease ends,
+# and no connection is held while the recipient answers. A worker that dies mid-delivery only
+# delays it until the lease is over.
+LEASE = timedelta(seconds=60)
+
+_CLAIM = """
+UPDATE notifications SET attempts = attempts + 1, next_attempt_at = clock_timestamp() + $2::interval
+WHERE id = (
+    SELECT id FROM notifications
+    WHERE recipient_id = $1 AND sent_at IS NULL AND failed_at IS NULL
+      AND next_attempt_at <= clock_timestamp()
+    ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id, attempts, payload
+"""
+
+_DUE_RECIPIENTS = """
+SELECT DISTINCT recipient_id FROM notifications
+WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= clock_timestamp()
+"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    attempts: int
+    payload: dict[str, object]
+
+
+class Deliveries:
+    """Sends due notifications, one worker per recipient, so a slow or dead endpoint delays only
+    its own notifications; each delivery has a short timeout."""
+
+    def __init__(
+        self,
+        database: Database,
+        hasher: KeyedHasher,
+        clients: WebhookClients | httpx.AsyncClient,
+    ) -> None:
+        self.database = database
+        self.hasher = hasher
+        self.clients = clients
+        self.workers: dict[uuid.UUID, asyncio.Task[int]] = {}
+
+    def _client(self, url: str) -> httpx.AsyncClient:
+        if isinstance(self.clients, WebhookClients):
+            return self.clients.for_url(url)
+        return self.clients
+
+    async def due_recipients(self) -> list[uuid.UUID]:
+        async with self.database.session() as session:
+            connection = await raw.driver(session)
+            return [row[0] for row in await connection.fetch(_DUE_RECIPIENTS)]
+
+    def start_workers(self, recipients: list[uuid.UUID]) -> list[asyncio.Task[int]]:
+        started = []
+        for recipient_id in recipients:
+            running = self.workers.get(recipient_id)
+            if running is None or running.done():
+                task = asyncio.create_task(self.drain(recipient_id))
+                self.workers[recipient_id] = task
+                started.append(task)
+        return started
+
+    async def drain(self, recipient_id: uuid.UUID, limit: int = 1000) -> int:
+        """Sends this recipient's due notifications one after another; returns how many went."""
+        sent = 0
+        for _ in range(limit):
+            async with self.database.session() as session, session.begin():
+                recipient = await session.get(Recipient, recipient_id)
+                if recipient is None:
+                    return sent
+                url, sealed = recipient.webhook_url, recipient.webhook_secret
+                connection = await raw.driver(session)
+                row = await connection.fetchrow(_CLAIM, recipient_id, LEASE)
             if row is None:
                 return sent
-            notification, url, sealed_secret = row
-            values: dict[str, object] = {"attempts": notification.attempts + 1}
-            if not url or not sealed_secret:
-                values.update(failed_at=datetime.now(UTC), last_error="no webhook configured")
-            else:
-                body = json.dumps(
-                    {**notification.payload, "notification_id": notification.id},
-                    separators=(",", ":"),
-                ).encode()
-                timestamp = int(time.time())
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Registry-Timestamp": str(timestamp),
-                    "X-Registry-Notification-Id": str(notification.id),
-                    SIGNATURE_HEADER: sign(
-                        open_webhook_secret(hasher, sealed_secret), timestamp, body
-                    ),
-                }
-                try:
-                    response = await http.post(url, content=body, headers=headers, timeout=10)
-                    ok = 200 <= response.status_code < 300
-                    error = None if ok else f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    ok, error = False, type(exc).__name__
-                if ok:
-                    values["sent_at"] = datetime.now(UTC)
-                    sent += 1
-                elif notification.attempts + 1 >= MAX_ATTEMPTS:
-                    values.update(failed_at=datetime.now(UTC), last_error=error)
-                else:
-                    values.update(
-                        last_error=error,
-                        next_attempt_at=datetime.now(UTC) + _backoff(notification.attempts + 1),
-                    )
+            payload = row["payload"]
+            if isinstance(payload, str | bytes):
+                payload = json.loads(payload)
+            claimed = Claimed(row["id"], row["attempts"], payload)
+            if not url or not sealed:
+                await self._record(claimed, error="no webhook configured", final=True)
+                continue
+            error = await self._send(claimed, url, open_webhook_secret(self.hasher, sealed))
+            if error is None:
+                sent += 1
+            await self._record(claimed, error=error, final=claimed.attempts >= MAX_ATTEMPTS)
+        return sent
+
+    async def _send(self, claimed: Claimed, url: str, secret: str) -> str | None:
+        """``None`` when the recipient took it; else ``timeout``, ``refused``, ``tls`` or
+        ``HTTP <status>``."""
+        body = json.dumps(
+            {**claimed.payload, "notification_id": claimed.id}, separators=(",", ":")
+        ).encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Registry-Timestamp": str(timestamp),
+            "X-Registry-Notification-Id": str(claimed.id),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+        }
+        try:
+            response = await self._client(url).post(url, content=body, headers=headers)
+        except (httpx.HTTPError, OSError) as exc:
+            return failure_reason(exc)
+        return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+    async def _record(self, claimed: Claimed, *, error: str | None, final: bool) -> None:
+        now = datetime.now(UTC)
+        values: dict[str, object]
+        if error is None:
+            values = {"sent_at": now, "last_error": None}
+        elif final:
+            values = {"failed_at": now, "last_error": error}
+        else:
+            values = {"last_error": error, "next_attempt_at": now + _backoff(claimed.attempts)}
+        async with self.database.session() as session, session.begin():
             await session.execute(
-                update(Notification).where(Notification.id == notification.id).values(**values)
+                update(Notification).where(Notification.id == claimed.id).values(**values)
             )
-    return sent
 
 
-async def delivery_loop(database: Database, hasher: KeyedHasher, interval: float) -> None:
-    """Runs for the life of the service (started by its lifespan)."""
-    async with httpx.AsyncClient() as http:
+async def deliver_due(
+    database: Database, hasher: KeyedHasher, http: WebhookClients | httpx.AsyncClient
+) -> int:
+    """Sends every notification due now, recipients in parallel; returns how many were sent."""
+    deliveries = Deliveries(database, hasher, http)
+    tasks = deliveries.start_workers(await deliveries.due_recipients())
+    return sum(await asyncio.gather(*tasks))
+
+
+async def delivery_loop(
+    database: Database, hasher: KeyedHasher, clients: WebhookClients, interval: float
+) -> None:
+    """Runs for the life of the service (started by its lifespan): every ``interval`` it starts a
+    worker for each recipient with due notifications that has none running, and never waits for
+    one, so a recipient that times out holds back nobody else."""
+    deliveries = Deliveries(database, hasher, clients)
+    try:
         while True:
             try:
-                await deliver_due(database, hasher, http)
+                deliveries.start_workers(await deliveries.due_recipients())
             except Exception:
                 log.exception("notification_delivery_failed")
             await asyncio.sleep(interval)
+    finally:
+        for task in deliveries.workers.values():
+            task.cancel()
+        await clients.aclose()
 
 
 async def list_notifications(session: AsyncSession, user_id: uuid.UUID) -> NotificationList:

@@ -53,8 +53,11 @@ async def create_recipient(
     body: RecipientCreate, caller: RecipientAdmin, session: Session, request: Request
 ) -> RecipientCreated:
     """Add a group company or partner, its purposes and the clients that act for it; the answer
-    shows its webhook secret once (scope `recipients:write`)."""
-    return await service.create_recipient(session, request.app.state.auth.hasher, body)
+    shows its webhook secret once (scope `recipients:write`). A webhook address must be https to
+    a public host, without user info (422 otherwise)."""
+    return await service.create_recipient(
+        session, request.app.state.auth.hasher, body, request.app.state.webhook_policy
+    )
 
 
 @router.get(
@@ -83,7 +86,7 @@ async def update_recipient(
 ) -> RecipientRead:
     """Change a recipient (scope `recipients:write`)."""
     return await service.update_recipient(
-        session, request.app.state.auth.hasher, recipient_id, body
+        session, request.app.state.auth.hasher, recipient_id, body, request.app.state.webhook_policy
     )
 
 

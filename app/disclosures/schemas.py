@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, model_validator
 
 from app.core.pagination import PageInfo
+from app.core.schemas import Input, Patch
 from app.core.validators import BusinessId, Country, Email, Phone
 
 RecipientKind = Literal["group_company", "partner", "debt_collection_agency", "authority"]
@@ -18,10 +19,6 @@ ReleaseCategory = Literal[
 ]
 PurposeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{2,63}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RecipientCreate(Input):
@@ -44,7 +41,9 @@ class RecipientCreate(Input):
     )
 
 
-class RecipientUpdate(Input):
+class RecipientUpdate(Patch):
+    clearable = frozenset({"contact_name", "contact_email", "contact_phone", "webhook_url"})
+
     name: Name | None = Field(default=None, description="The company's name.")
     country: Country | None = Field(default=None, description="Where it processes the data.")
     purposes: list[PurposeCode] | None = Field(default=None, max_length=20, description="Purposes.")

@@ -9,7 +9,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -23,7 +22,7 @@ from app.auth.keys import KeyRing
 from app.auth.models import Client
 from app.consents.models import Purpose
 from app.core.errors import AppError, Forbidden, NotFound
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import CursorId, CursorTime, decode_cursor, encode_cursor
 from app.core.secrets import KeyedHasher
 from app.disclosures.models import Recipient
 from app.disclosures.schemas import (
@@ -37,6 +36,7 @@ from app.disclosures.schemas import (
     RecipientRead,
     RecipientUpdate,
 )
+from app.disclosures.webhooks import WebhookAddressRefused, WebhookPolicy
 from app.users.models import User
 
 # The 27 EU member states and Iceland, Liechtenstein and Norway.
@@ -119,13 +119,13 @@ def open_webhook_secret(hasher: KeyedHasher, sealed: bytes) -> str:
     return _webhook_cipher(hasher).decrypt(sealed[:12], sealed[12:], b"webhook").decode()
 
 
-def _check_webhook_url(url: str | None) -> None:
+def _check_webhook_url(url: str | None, policy: WebhookPolicy | None) -> None:
     if url is None:
         return
-    parsed = urlparse(url)
-    loopback = parsed.hostname in ("localhost", "127.0.0.1", "::1")
-    if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
-        raise InvalidRecipient("webhook_url must be https (http only for loopback tests).")
+    try:
+        (policy or WebhookPolicy()).check_url(url)
+    except WebhookAddressRefused as exc:
+        raise InvalidRecipient(str(exc)) from None
 
 
 # Recipients ------------------------------------------------------------------------------------
@@ -187,11 +187,14 @@ async def _read(session: AsyncSession, recipient: Recipient) -> RecipientRead:
 
 
 async def create_recipient(
-    session: AsyncSession, hasher: KeyedHasher, body: RecipientCreate
+    session: AsyncSession,
+    hasher: KeyedHasher,
+    body: RecipientCreate,
+    policy: WebhookPolicy | None = None,
 ) -> RecipientCreated:
     await _check_purposes(session, body.purposes)
     webhook_url = str(body.webhook_url) if body.webhook_url else None
-    _check_webhook_url(webhook_url)
+    _check_webhook_url(webhook_url, policy)
     secret = secrets.token_urlsafe(32) if webhook_url else None
     recipient_id = (
         await session.execute(
@@ -235,7 +238,11 @@ async def list_recipients(session: AsyncSession) -> RecipientList:
 
 
 async def update_recipient(
-    session: AsyncSession, hasher: KeyedHasher, recipient_id: uuid.UUID, body: RecipientUpdate
+    session: AsyncSession,
+    hasher: KeyedHasher,
+    recipient_id: uuid.UUID,
+    body: RecipientUpdate,
+    policy: WebhookPolicy | None = None,
 ) -> RecipientRead:
     recipient = await get_recipient(session, recipient_id)
     values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"client_ids"})
@@ -246,7 +253,7 @@ async def update_recipient(
         values["in_eu_eea"] = values["country"] in EU_EEA
     if "webhook_url" in values:
         values["webhook_url"] = str(values["webhook_url"]) if values["webhook_url"] else None
-        _check_webhook_url(values["webhook_url"])
+        _check_webhook_url(values["webhook_url"], policy)
         if values["webhook_url"] and recipient.webhook_secret is None:
             raise InvalidRecipient("Add webhooks by creating the recipient anew, to get a secret.")
     if values:
@@ -303,10 +310,10 @@ async def user_disclosures(
         principal.request_id,
         subject_refs=[subject_ref],
     )
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, CursorId)
     query = select(DisclosureLogEntry).where(DisclosureLogEntry.subject_ref == subject_ref)
     if after is not None:
-        query = query.where(DisclosureLogEntry.id > int(after[0]))
+        query = query.where(DisclosureLogEntry.id > after[0])
     rows = (await session.scalars(query.order_by(DisclosureLogEntry.id).limit(limit + 1))).all()
     return _page(list(rows), limit)
 
@@ -327,9 +334,9 @@ async def list_disclosures(
         query = query.where(DisclosureLogEntry.disclosed_at >= since)
     if until is not None:
         query = query.where(DisclosureLogEntry.disclosed_at < until)
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, CursorTime, CursorId)
     if after is not None:
-        at, last_id = datetime.fromisoformat(after[0]), int(after[1])
+        at, last_id = after
         query = query.where(
             or_(
                 DisclosureLogEntry.disclosed_at > at,

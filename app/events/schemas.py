@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,12 +14,42 @@ from app.core.pagination import PageInfo
 
 MAX_BATCH = 1000
 MAX_PROPERTIES_BYTES = 8192
+MAX_PROPERTIES_DEPTH = 8
 
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")]
 
 
-def _small_json(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
+def _storable_text(text: str) -> None:
+    # Postgres's jsonb refuses \u0000, and a lone surrogate is no UTF-8 at all.
+    if "\x00" in text:
+        raise ValueError("holds a NUL character (\\u0000), which cannot be stored")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds an unpaired UTF-16 surrogate, which is not text") from None
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    """What is stored must read back as it was sent: at most 8 levels deep and 8 KiB, finite
+    numbers, and text that Postgres's jsonb can hold. Checked here, before the database sees it
+    (a value the database refuses would otherwise reach its log)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_PROPERTIES_DEPTH:
+                raise ValueError(f"is nested more than {MAX_PROPERTIES_DEPTH} levels deep")
+            if isinstance(item, dict):
+                for key in item:
+                    _storable_text(key)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            _storable_text(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("holds a number that is not finite (NaN or Infinity)")
+    if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False)) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"is larger than {MAX_PROPERTIES_BYTES} bytes as JSON")
     return value
 
@@ -32,8 +63,9 @@ class EventIn(BaseModel):
     source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = Field(
         default="web", description="Where it was seen: `web`, `app`, `backend`..."
     )
-    properties: Annotated[dict[str, Any], AfterValidator(_small_json)] = Field(
-        default_factory=dict, description="Details, a JSON object of at most 8 KiB."
+    properties: Annotated[dict[str, Any], AfterValidator(_bounded_json)] = Field(
+        default_factory=dict,
+        description="Details: a JSON object of at most 8 KiB and 8 levels, finite numbers.",
     )
 
 

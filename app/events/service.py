@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import CursorId, CursorTime, decode_cursor, encode_cursor
 from app.events.models import Event
 from app.events.schemas import EventBatch, EventIngestResult, EventPage, EventRead, RejectedEvent
 from app.users import service as users
@@ -60,15 +60,12 @@ async def existing_partitions(connection: AsyncConnection | AsyncSession) -> set
 
 
 async def ensure_partitions(session: AsyncSession, months: set[date]) -> None:
-    """Creates the monthly partitions that are missing (a rare, brief DDL in the same
-    transaction, so an event is never stored without its partition)."""
-    missing = {m for m in months if partition_name(m) not in await existing_partitions(session)}
-    for start in sorted(missing):
+    """Creates the monthly partitions that are missing, in the same transaction, so an event is
+    never stored without its partition. The DDL runs in a function with its owner's rights: the
+    service's own role may create partitions of ``events`` and nothing else."""
+    for start in sorted(months):
         await session.execute(
-            text(
-                f'CREATE TABLE IF NOT EXISTS "{partition_name(start)}" PARTITION OF events '
-                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{next_month(start).isoformat()}')"
-            )
+            text("SELECT registry_ensure_event_partition(:month)"), {"month": start}
         )
 
 
@@ -130,9 +127,9 @@ async def list_events(
     ).where(Event.user_id == user_id)
     if event_type:
         query = query.where(Event.type == event_type)
-    before = decode_cursor(cursor, 2)
+    before = decode_cursor(cursor, CursorTime, CursorId)
     if before is not None:
-        occurred, last_id = datetime.fromisoformat(before[0]), int(before[1])
+        occurred, last_id = before
         query = query.where(
             or_(
                 Event.occurred_at < occurred,

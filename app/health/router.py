@@ -1,9 +1,12 @@
 """Operations endpoints, outside /v1: liveness, readiness, metrics."""
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from app.auth.dependencies import Principal, require
 from app.core import metrics
 from app.core.errors import ServiceUnavailable, problem_responses
 from app.db import migrate
@@ -50,8 +53,13 @@ async def readyz(request: Request) -> Readiness:
     return Readiness(status="ok", database="reachable", migrations="head")
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-async def prometheus_metrics() -> Response:
-    """Request counts and latency by route template, in Prometheus text format."""
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, **problem_responses(401, 403)},
+)
+async def prometheus_metrics(caller: Annotated[Principal, require("metrics:read")]) -> Response:
+    """Request counts and latency by route template, in Prometheus text format (scope
+    `metrics:read`: a `monitoring` client, or the DPO)."""
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

@@ -8,13 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.core.schemas import Input, Patch
 from app.core.validators import Country, Currency, Email, PaymentReference, Phone
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Communication(Input):
@@ -43,7 +40,9 @@ class ContractCreate(Input):
         return self
 
 
-class ContractUpdate(Input):
+class ContractUpdate(Patch):
+    clearable = frozenset({"terminated_on"})
+
     product: Text200 | None = Field(default=None, description="The product or service.")
     seller: Text200 | None = Field(default=None, description="Who sold it.")
     opened_on: date | None = Field(default=None, description="When the contract began.")
@@ -98,7 +97,9 @@ class CollectionCreate(Input):
     currency: Currency = Field(default="EUR", description="ISO 4217 currency.")
 
 
-class CollectionUpdate(Input):
+class CollectionUpdate(Patch):
+    clearable = frozenset({"closed_on"})
+
     status: Literal["open", "paid", "cancelled", "written_off"] | None = Field(
         default=None, description="Case status."
     )

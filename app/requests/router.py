@@ -6,14 +6,14 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Cursor, limit_query
-from app.db.session import Session, get_database
+from app.db.session import Session, get_export_database
 from app.requests import erasure, export, service
+from app.requests.downloads import SpooledDownload
 from app.requests.schemas import (
     Completion,
     Extension,
@@ -144,7 +144,7 @@ async def lift_restriction(user_ref: UserRef, caller: Manager, session: Session)
             "description": "The export, streamed.",
             "content": {"application/json": {}, "application/zip": {}},
         },
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 422, 429),
     },
 )
 async def export_user(
@@ -165,7 +165,7 @@ async def export_user(
     identity_code: Annotated[
         Literal["masked", "full"], Query(description="`full` for the DPO only.")
     ] = "masked",
-) -> StreamingResponse:
+) -> Response:
     """Everything the registry holds on the user, streamed, with the Art. 15(1) items (scope
     `users:read`: the user; for other tokens also `requests:manage`, the DPO). Every export is
     recorded in the access log."""
@@ -190,22 +190,19 @@ async def export_user(
         caller.request_id,
         include_own=True,
     )
+    settings = request.app.state.settings
+    release = request.app.state.export_slots.acquire(user_id)
     arguments = (
-        get_database(request),
-        request.app.state.settings,
+        get_export_database(request),
+        settings,
         request.app.state.identity_codes,
         user_id,
     )
     options = {"kind": kind, "full_identity_code": identity_code == "full"}
-    stamp = user_id.hex[:8]
-    if format == "zip":
-        return StreamingResponse(
-            export.zip_chunks(*arguments, **options),  # type: ignore[arg-type]
-            media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="export-{stamp}.zip"'},
-        )
-    return StreamingResponse(
-        export.json_chunks(*arguments, **options),  # type: ignore[arg-type]
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="export-{stamp}.json"'},
+    producer = export.zip_chunks if format == "zip" else export.json_chunks
+    return SpooledDownload(
+        lambda: producer(*arguments, **options),  # type: ignore[arg-type]
+        release=release,
+        media_type="application/zip" if format == "zip" else "application/json",
+        filename=f"export-{user_id.hex[:8]}.{format}",
     )

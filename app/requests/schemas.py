@@ -6,19 +6,16 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.core.pagination import PageInfo
+from app.core.schemas import Input
 
 RequestType = Literal[
     "access", "portability", "rectification", "erasure", "restriction", "objection"
 ]
 Channel = Literal["web", "email", "letter", "phone", "in_person"]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RequestCreate(Input):

@@ -15,7 +15,7 @@ from app.consents import service as consents
 from app.consents.purposes import load_purposes
 from app.consents.schemas import DecisionIn, DecisionsIn
 from app.core.errors import AppError, Conflict, NotFound
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import CursorDate, CursorUuid, decode_cursor, encode_cursor
 from app.core.secrets import KeyedHasher
 from app.requests import erasure
 from app.requests.models import SubjectRequest, SubjectRequestEvent
@@ -197,9 +197,9 @@ async def work_list(
         query = query.where(
             or_(SubjectRequest.status != "received", SubjectRequest.due_on >= today())
         )
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, CursorDate, CursorUuid)
     if after is not None:
-        due, last = date.fromisoformat(after[0]), uuid.UUID(after[1])
+        due, last = after
         query = query.where(
             or_(
                 SubjectRequest.due_on > due,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import CursorId, decode_cursor, encode_cursor
 from app.disclosures import notifications
 from app.users.models import User, UserChange
 from app.users.schemas import ChangePage, ChangeRead
@@ -64,10 +64,10 @@ async def list_history(
     from app.users.service import require_user
 
     await require_user(session, user_id)
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, CursorId)
     query = select(UserChange).where(UserChange.user_id == user_id)
     if after is not None:
-        query = query.where(UserChange.id > int(after[0]))
+        query = query.where(UserChange.id > after[0])
     rows = (await session.scalars(query.order_by(UserChange.id).limit(limit + 1))).all()
     items = [ChangeRead.model_validate(row, from_attributes=True) for row in rows[:limit]]
     await audit.log_access(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from app.audit import service as audit
+from app.auth.addresses import person_address
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
@@ -59,8 +60,10 @@ async def register_user(
     body: UserCreate, caller: Registrar, session: Session, request: Request, response: Response
 ) -> UserOut:
     """Register a private or company user with a username and password (scope
-    `users:register`, the frontend; throttled per client)."""
-    user = await service.register(session, request.app.state.auth, caller, body)
+    `users:register`, the frontend, which passes the person's address in `X-Forwarded-For`;
+    throttled per address and per client)."""
+    address = person_address(request, from_frontend=caller.role == "frontend")
+    user = await service.register(session, request.app.state.auth, caller, body, address)
     response.headers["Location"] = f"/v1/users/{user.id}"
     return _with_etag(response, user)
 

@@ -6,9 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app.core.pagination import PageInfo
+from app.core.schemas import Input, Patch
 from app.core.validators import (
     BusinessId,
     Country,
@@ -41,10 +42,6 @@ def _plausible_birth_date(value: date) -> date:
 
 
 BirthDate = Annotated[date, AfterValidator(_plausible_birth_date)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Address(Input):
@@ -88,9 +85,13 @@ class CompanyUserCreate(Input):
 UserCreate = Annotated[PrivateUserCreate | CompanyUserCreate, Field(discriminator="kind")]
 
 
-class UserUpdate(Input):
+class UserUpdate(Patch):
     """Only the fields sent change; `null` clears an optional one. Fields of the other kind of
     user are refused."""
+
+    clearable = frozenset(
+        {"birth_date", "contact_name", "e_invoice_address", "address", "phone", "email"}
+    )
 
     first_name: Name | None = Field(default=None, description="Private users.")
     last_name: Name | None = Field(default=None, description="Private users.")

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth import service as auth
+from app.auth.addresses import address_block
 from app.auth.dependencies import Principal, UserNotFound
 from app.auth.models import Credential
 from app.core.errors import AppError, Conflict, PreconditionFailed
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import CursorTime, CursorUuid, decode_cursor, encode_cursor
 from app.db import raw
 from app.disclosures import notifications
 from app.users import history
@@ -260,11 +261,21 @@ async def register(
     auth_context: auth.AuthContext,
     principal: Principal,
     body: PrivateUserCreate | CompanyUserCreate,
+    address: str,
 ) -> AnyUserRead:
+    """Registrations are limited per person's address (junk sign-ups from one place are stopped
+    without blocking anyone else) and, far higher, per client (a runaway or stolen frontend
+    credential)."""
+    settings = auth_context.settings
+    block = auth_context.hasher.digest("register-address", address_block(address))[:64]
     await auth.consume_rate(
         session,
-        f"register:{principal.client_id}",
-        auth_context.settings.registrations_per_minute,
+        f"register-address:{block}",
+        settings.registrations_per_address_per_hour,
+        window_seconds=3600,
+    )
+    await auth.consume_rate(
+        session, f"register:{principal.client_id}", settings.registrations_per_minute
     )
     user_id = await create_user(
         session,
@@ -444,9 +455,9 @@ async def list_users(
                 func.lower(User.company_name).like(pattern),
             )
         )
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, CursorTime, CursorUuid)
     if after is not None:
-        created, last_id = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        created, last_id = after
         query = query.where(
             or_(User.created_at > created, and_(User.created_at == created, User.id > last_id))
         )

@@ -1,0 +1,181 @@
+"""Where webhooks may go, and an HTTP client that cannot be pointed anywhere else.
+
+A recipient's webhook address is chosen by whoever manages recipients, so the service must not
+become a way to reach its own network (SSRF): loopback, private and link-local ranges, cloud
+metadata addresses, multicast. The address is checked when it is registered, and again on the
+connection actually made: the client resolves the host name itself and connects only to an
+address that passed, so a DNS answer that changes between the check and the request (DNS
+rebinding) gains nothing. https only; plain http only to networks deliberately allowed
+(``REGISTRY_WEBHOOK_ALLOWED_NETWORKS``), and redirects are never followed.
+
+What a failed delivery records says only ``timeout``, ``refused``, ``tls`` or the HTTP status:
+nothing that would turn the notification listing into a port scanner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class WebhookAddressRefused(ValueError):
+    """A webhook address this service will not call."""
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """Public addresses over https, plus the networks an operator allowed (where http is fine)."""
+
+    allowed_networks: tuple[IpNetwork, ...] = ()
+
+    @classmethod
+    def from_cidrs(cls, cidrs: Iterable[str]) -> WebhookPolicy:
+        return cls(tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs))
+
+    def in_allowed_network(self, address: IpAddress) -> bool:
+        return any(address in network for network in self.allowed_networks)
+
+    def may_connect(self, address: IpAddress, *, plain_http: bool) -> bool:
+        if self.in_allowed_network(address):
+            return True
+        if plain_http:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        # is_global excludes loopback, private, link-local (169.254.169.254, the metadata
+        # service), shared (100.64/10), documentation and reserved ranges.
+        return address.is_global and not address.is_multicast
+
+    def check_url(self, url: str) -> None:
+        """Raises ``WebhookAddressRefused`` naming what is wrong with ``url``."""
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            raise WebhookAddressRefused("webhook_url must not hold a user name or password.")
+        if parts.scheme not in ("https", "http"):
+            raise WebhookAddressRefused("webhook_url must be an https address.")
+        host = parts.hostname or ""
+        try:
+            literal: IpAddress | None = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            if not self.may_connect(literal, plain_http=parts.scheme == "http"):
+                raise WebhookAddressRefused(
+                    "webhook_url must point at a public address over https."
+                )
+            return
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            raise WebhookAddressRefused("webhook_url must point at a public host.")
+        if parts.scheme == "http":
+            raise WebhookAddressRefused(
+                "webhook_url must be https (plain http only to an allowed network's address)."
+            )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """``timeout``, ``tls`` or ``refused``: never the exception's text."""
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timeout"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return "tls"
+        cause = cause.__cause__ or cause.__context__
+    return "refused"
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself and connects only to an address the policy allows; TLS still
+    verifies the certificate against the host name of the URL."""
+
+    def __init__(self, policy: WebhookPolicy, *, plain_http: bool) -> None:
+        self.policy = policy
+        self.plain_http = plain_http
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise httpcore.ConnectError("the host name does not resolve") from exc
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        # Every address the name has must be allowed: a name with one public and one private
+        # address is refused, not tried until the private one answers.
+        if not addresses or not all(
+            self.policy.may_connect(address, plain_http=self.plain_http) for address in addresses
+        ):
+            raise httpcore.ConnectError("the destination is not an allowed address")
+        return await self.inner.connect_tcp(
+            str(addresses[0]),
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not webhook destinations")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, policy: WebhookPolicy, *, plain_http: bool) -> None:
+        super().__init__()
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=GuardedNetworkBackend(policy, plain_http=plain_http),
+            max_connections=20,
+        )
+
+
+class WebhookClients:
+    """One guarded client for https and one for plain http (allowed networks only)."""
+
+    def __init__(self, policy: WebhookPolicy, timeout: float) -> None:
+        self.https = httpx.AsyncClient(
+            transport=_GuardedTransport(policy, plain_http=False),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self.http = httpx.AsyncClient(
+            transport=_GuardedTransport(policy, plain_http=True),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def for_url(self, url: str) -> httpx.AsyncClient:
+        return self.http if url.startswith("http:") else self.https
+
+    async def aclose(self) -> None:
+        await self.https.aclose()
+        await self.http.aclose()
