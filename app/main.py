@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+            expose_headers=["ETag", "X-Request-ID", "X-Correlation-ID", "Retry-After"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import tempfile
 import time
 import uuid
@@ -433,3 +434,88 @@ async def test_simultaneous_first_decisions_all_succeed(fresh_database, settings
         assert await consents.states_match_records(session) == []
     await database.dispose()
     await engine.dispose()
+
+
+def _stalled_download(port: int, path: str, headers: dict[str, str]) -> socket.socket:
+    """Asks for a download and never reads a byte of it."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers.items()
+    )
+    connection.sendall((head + "\r\n").encode())
+    return connection
+
+
+async def test_stalled_exports_do_not_starve_the_api(private_postgres: PrivatePostgres) -> None:
+    """Defect: sixteen stalled downloads of one user's 60 MB export held all 15 pool connections
+    and the whole API answered 503 for 55 s; clients that disconnected left 500s in the log."""
+    url = private_postgres.url
+    frontend = await make_client(url, "frontend")
+    dpo = await make_client(url, "dpo")
+    service = LiveService(
+        url, db_pool_size="3", db_max_overflow="0", send_stall_timeout_seconds="2"
+    )
+    await asyncio.to_thread(service.start)
+    try:
+        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+            front_headers = await client_token(service, frontend)
+            dpo_headers = await client_token(service, dpo)
+            users = [
+                (
+                    await http.post(
+                        "/v1/users", json=registration(f"heavy-{n}"), headers=front_headers
+                    )
+                ).json()["id"]
+                for n in range(3)
+            ]
+            owner = await asyncpg.connect(url.replace("+asyncpg", ""))
+            await owner.execute("SELECT registry_ensure_event_partition(now()::date)")
+            for user_id in users:
+                # About 12 MB of events each: far more than the sockets' buffers hold.
+                await owner.execute(
+                    "INSERT INTO events (user_id, type, occurred_at, source, properties) "
+                    "SELECT $1, 'page.view', now() - g * interval '1 second', 'web', "
+                    "jsonb_build_object('blob', repeat('x', 4000)) FROM generate_series(1, 3000) g",
+                    uuid.UUID(user_id),
+                )
+            await owner.close()
+
+            stalled = [
+                await asyncio.to_thread(
+                    _stalled_download, service.port, f"/v1/users/{user_id}/export", dpo_headers
+                )
+                for user_id in users
+                for _ in range(5)
+            ]
+            probes: list[int] = []
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                probe = await http.get(f"/v1/users/{users[0]}", headers=dpo_headers)
+                probes.append(probe.status_code)
+                await asyncio.sleep(0.1)
+            assert probes and set(probes) == {200}, probes
+
+            # Each user's export ran once; the stalled ones were cut off and gave their slot
+            # back, so the next export is served whole.
+            for connection in stalled:
+                connection.close()
+            whole = await http.get(f"/v1/users/{users[1]}/export", headers=dpo_headers)
+            assert whole.status_code == 200
+            assert len(whole.json()["events"]) == 3000
+
+            # A client that goes away mid-download ends it quietly.
+            async with http.stream(
+                "GET", f"/v1/users/{users[2]}/export", headers=dpo_headers
+            ) as partial:
+                assert partial.status_code == 200
+                async for _ in partial.aiter_bytes():
+                    break
+            await asyncio.sleep(0.5)
+            assert (await http.get("/healthz")).status_code == 200
+    finally:
+        await asyncio.to_thread(service.stop)
+    logs = service.logs()
+    assert '"status": 500' not in logs
+    assert "Traceback" not in logs and "unhandled_error" not in logs
+    assert "connection_timed_out" in logs, "the stalled downloads were cut off"
