@@ -19,7 +19,7 @@ PATTERNS = {
     "an identity code": re.compile(r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b"),
     "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
     "a bearer credential": re.compile(r"(?i)bearer\s+[\w\-.~+/]{20,}"),
-    "a phone number": re.compile(r"(?<![\w.:-])(?:\+358\s?|0)4\d[\s]?\d{3}[\s]?\d{3,4}(?!\d)"),
+    "a phone number": re.compile(r"(?<![\w.:-])(?:\+358\s?|0)4\d[\s]?\d{3}[\s]?\d{3,4}(?!\w)"),
 }
 
 
