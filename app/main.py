@@ -36,6 +36,8 @@ from app.records.router import router as records_router
 from app.register_updates.router import router as register_updates_router
 from app.requests.downloads import ExportSlots
 from app.requests.router import router as requests_router
+from app.subject_notices import service as subject_notices
+from app.subject_notices.router import router as subject_notices_router
 from app.users.identity_codes import IdentityCodeCipher
 from app.users.router import router as users_router
 
@@ -88,10 +90,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.notification_poll_seconds,
             )
         )
+        background = [delivery]
+        notices_url = settings.subject_notices_webhook_url
+        notices_secret = settings.subject_notices_webhook_secret
+        if notices_url and notices_secret:
+            background.append(
+                asyncio.create_task(
+                    subject_notices.delivery_loop(
+                        app.state.database,
+                        WebhookClients(app.state.webhook_policy, settings.webhook_timeout_seconds),
+                        notices_url,
+                        notices_secret.get_secret_value(),
+                        settings.notification_poll_seconds,
+                    )
+                )
+            )
         try:
             yield
         finally:
-            delivery.cancel()
+            for task in background:
+                task.cancel()
     finally:
         for name in ("export_database", "database"):
             database = getattr(app.state, name, None)
@@ -143,6 +161,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(consents_router)
     app.include_router(disclosures_router)
     app.include_router(requests_router)
+    app.include_router(subject_notices_router)
     app.include_router(notice_router)
     return app
 

@@ -354,7 +354,6 @@ class TestExportLimits:
 
         done = await client.get("/v1/users/me/export", headers=bearer(token))
         assert done.status_code == 200
-        assert int(done.headers["content-length"]) == len(done.content)
         assert done.json()["user_id"] == str(user_id)
         assert slots.running == set(), "the slot is given back when the download ends"
 

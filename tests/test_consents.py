@@ -13,17 +13,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.consents import service
 from app.consents.models import ConsentReceipt, ConsentState
 from app.consents.purposes import text_hash
-from app.consents.rules import Permission, PurposeRule, Subject, effective_permission
+from app.consents.rules import (
+    Permission,
+    PurposeRule,
+    Subject,
+    effective_permission,
+    law_fixed_basis,
+    objection_scope,
+)
 from tests.conftest import Actors, bearer
 
-DM = PurposeRule("direct_marketing", "marketing", "legitimate_interest")
-GROUP_DM = PurposeRule("group_direct_marketing", "marketing", "legitimate_interest", True)
-GROUP_DM_CONSENT = PurposeRule("group_direct_marketing", "marketing", "consent", True)
-RESEARCH = PurposeRule("market_research", "research", "legitimate_interest")
-LETTERS = PurposeRule("customer_letters", "service", "legitimate_interest")
+ALL = ("email", "sms", "phone", "post")
+DM = PurposeRule(
+    "direct_marketing", "marketing", "legitimate_interest", direct_marketing=True, channels=ALL
+)
+GROUP_DM = PurposeRule(
+    "group_direct_marketing",
+    "marketing",
+    "legitimate_interest",
+    group_companies=True,
+    direct_marketing=True,
+    channels=ALL,
+)
+GROUP_DM_CONSENT = PurposeRule(
+    "group_direct_marketing",
+    "marketing",
+    "consent",
+    group_companies=True,
+    direct_marketing=True,
+    channels=ALL,
+)
+DISTANCE = PurposeRule(
+    "distance_selling", "marketing", "legitimate_interest", direct_marketing=True, channels=ALL
+)
+RESEARCH = PurposeRule("market_research", "research", "legitimate_interest", channels=ALL)
+LETTERS = PurposeRule(
+    "customer_letters", "service", "legitimate_interest", channels=("email", "post")
+)
 ANALYTICS = PurposeRule("analytics", "analytics", "consent")
+PROFILING = PurposeRule("marketing_profiling", "analytics", "consent", direct_marketing=True)
 BILLING = PurposeRule("billing", "service", "legal_obligation")
 RELATIONSHIP = PurposeRule("customer_relationship", "service", "contract")
+CATALOGUE = [RELATIONSHIP, BILLING, LETTERS, DM, GROUP_DM, DISTANCE, RESEARCH, ANALYTICS, PROFILING]
 
 PRIVATE = Subject("private")
 COMPANY = Subject("company")
@@ -140,6 +171,158 @@ def test_the_newer_of_purpose_and_channel_decisions_wins(
     ) == Permission(allowed, reason)
 
 
+# Every purpose category x kind of person x channel x decision. The expected answer is written
+# from the law (shared/docs/domain.md), in the order a lawyer would check it.
+def _by_law(
+    purpose: PurposeRule, kind: str, channel: str | None, decision: str | None
+) -> Permission:
+    if purpose.legal_basis == "legal_obligation":
+        return Permission(True, "legal_obligation")
+    if purpose.legal_basis == "contract":
+        return Permission(True, "contract")
+    if decision == "prohibited":  # Art. 21: absolute
+        return Permission(False, "objection")
+    if decision == "granted":
+        return Permission(True, "explicit_consent")
+    if decision == "withdrawn":
+        return Permission(False, "consent_withdrawn")
+    electronic = purpose.direct_marketing and channel in ("email", "sms")
+    if electronic and kind == "private":  # §200: opt-in, never via a group company
+        reason = (
+            "group_company_requires_own_grant"
+            if purpose.group_companies
+            else "default_opt_in_required"
+        )
+        return Permission(False, reason)
+    if purpose.legal_basis == "consent":  # incl. analytics (§205)
+        reason = (
+            "group_company_requires_own_grant" if purpose.group_companies else "consent_required"
+        )
+        return Permission(False, reason)
+    if decision == "allowed":
+        return Permission(True, "prohibition_lifted")
+    return Permission(
+        True, "default_opt_out_company" if electronic else "default_allowed_unless_prohibited"
+    )
+
+
+PRODUCT = [
+    (purpose, kind, channel, decision)
+    for purpose in [*CATALOGUE, GROUP_DM_CONSENT]
+    for kind in ("private", "company")
+    for channel in (purpose.channels or (None,))
+    for decision in (None, "granted", "withdrawn", "prohibited", "allowed")
+]
+
+
+@pytest.mark.parametrize(("purpose", "kind", "channel", "decision"), PRODUCT)
+def test_every_category_kind_channel_and_decision(
+    purpose: PurposeRule, kind: str, channel: str | None, decision: str | None
+) -> None:
+    assert effective_permission(
+        Subject(kind), purpose, channel, channel_decision=decision
+    ) == _by_law(purpose, kind, channel, decision)
+    assert effective_permission(
+        Subject(kind), purpose, channel, purpose_decision=decision
+    ) == _by_law(purpose, kind, channel, decision)
+
+
+def test_the_product_covers_every_category() -> None:
+    assert {p.category for p, *_ in PRODUCT} == {"service", "marketing", "research", "analytics"}
+    assert len(PRODUCT) > 200
+
+
+@pytest.mark.parametrize(
+    ("objected", "covered"),
+    [
+        # Art. 21(2)-(3): every direct-marketing purpose, own and group companies', profiling
+        # for marketing included.
+        (
+            DM,
+            {
+                "direct_marketing",
+                "group_direct_marketing",
+                "distance_selling",
+                "marketing_profiling",
+            },
+        ),
+        (
+            GROUP_DM,
+            {
+                "direct_marketing",
+                "group_direct_marketing",
+                "distance_selling",
+                "marketing_profiling",
+            },
+        ),
+        (
+            PROFILING,
+            {
+                "direct_marketing",
+                "group_direct_marketing",
+                "distance_selling",
+                "marketing_profiling",
+            },
+        ),
+        # The register description's promise: research as a whole.
+        (RESEARCH, {"market_research"}),
+        (LETTERS, {"customer_letters"}),
+        (ANALYTICS, {"analytics"}),
+        # Contracts and legal obligations are not stopped by an objection.
+        (BILLING, set()),
+        (RELATIONSHIP, set()),
+    ],
+)
+def test_what_an_objection_covers(objected: PurposeRule, covered: set[str]) -> None:
+    assert {p.code for p in objection_scope(objected, CATALOGUE)} == covered
+
+
+def test_consent_under_a_materially_changed_notice_no_longer_counts() -> None:
+    changed = PurposeRule(
+        "group_direct_marketing",
+        "marketing",
+        "consent",
+        group_companies=True,
+        direct_marketing=True,
+        channels=ALL,
+        material_version=3,
+    )
+    for version, expected in (
+        (1, "reconsent_required"),
+        (2, "reconsent_required"),
+        (3, "explicit_consent"),
+    ):
+        assert (
+            effective_permission(
+                PRIVATE, changed, "email", channel_decision="granted", decision_version=version
+            ).reason
+            == expected
+        )
+    # A prohibition never lapses.
+    assert effective_permission(
+        PRIVATE, changed, "post", channel_decision="prohibited", decision_version=1
+    ) == Permission(False, "objection")
+
+
+@pytest.mark.parametrize(
+    ("purpose", "fixed"),
+    [
+        (ANALYTICS, "consent"),
+        (PROFILING, "consent"),
+        (
+            PurposeRule(
+                "sms_offers", "marketing", "consent", direct_marketing=True, channels=("sms",)
+            ),
+            "consent",
+        ),
+        (DM, None),  # phone and post too: its basis is the DPO's to choose
+        (RESEARCH, None),
+    ],
+)
+def test_where_the_law_fixes_the_basis(purpose: PurposeRule, fixed: str | None) -> None:
+    assert law_fixed_basis(purpose) == fixed
+
+
 @pytest.fixture
 async def dpo(actors: Actors) -> dict[str, str]:
     return bearer(await actors.client_token("dpo"))
@@ -196,11 +379,17 @@ class TestPurposes:
             "/v1/purposes/market_research", json={"notice": notice}, headers=staff
         )
         assert denied.status_code == 403
-        changed = await client.patch(
+        unsaid = await client.patch(
             "/v1/purposes/market_research", json={"notice": notice}, headers=dpo
+        )
+        assert unsaid.status_code == 422 and "material" in unsaid.json()["detail"]
+        changed = await client.patch(
+            "/v1/purposes/market_research", json={"notice": notice, "material": False}, headers=dpo
         )
         assert changed.status_code == 200
         assert changed.json()["current_version"]["version"] == 2
+        assert changed.json()["current_version"]["material"] is False
+        assert changed.json()["material_version"] == 1
         assert changed.json()["current_version"]["notice"] == notice
         first = await client.get("/v1/purposes/market_research/versions/1", headers=dpo)
         assert first.json() == old["current_version"]
@@ -373,7 +562,8 @@ class TestDecisions:
                 ),
                 headers=bearer(token),
             )
-        assert len((await db.scalars(select(ConsentState))).all()) == 3 * 5
+        # Each objection to direct marketing covers the group's and distance selling too.
+        assert len((await db.scalars(select(ConsentState))).all()) == 3 * 7
         assert await service.states_match_records(db) == []
         await db.execute(text("UPDATE consent_states SET decision = 'granted'"))
         assert len(await service.states_match_records(db)) > 0, "the check can fail"

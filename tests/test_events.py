@@ -19,7 +19,7 @@ async def sender(actors: Actors) -> dict[str, str]:
     return bearer(await actors.client_token("frontend"))
 
 
-def event(user_id, when: datetime, type_: str = "page.view", **properties) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def event(user_id, when: datetime, type_: str = "item.listed", **properties) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return {
         "user_id": str(user_id),
         "type": type_,
@@ -61,7 +61,7 @@ class TestIngestion:
             ],
         }
         rows = (await db.scalars(select(Event).order_by(Event.occurred_at))).all()
-        assert [row.type for row in rows] == ["page.view", "bid.placed"]
+        assert [row.type for row in rows] == ["item.listed", "bid.placed"]
         assert rows[1].properties == {"amount": 1200}
         partitions = await service.existing_partitions(db)
         for row in rows:

@@ -208,7 +208,9 @@ async def _full_user(client: httpx.AsyncClient, actors: Actors, staff) -> tuple[
                     "channel": "email",
                     "decision": "granted",
                     "notice_version": 1,
-                }
+                },
+                # Analytics events are stored only with this consent.
+                {"purpose": "analytics", "decision": "granted", "notice_version": 1},
             ],
         },
         headers=bearer(token),
@@ -221,7 +223,7 @@ async def _full_user(client: httpx.AsyncClient, actors: Actors, staff) -> tuple[
             "events": [
                 {
                     "user_id": str(user_id),
-                    "type": "page.view",
+                    "type": "item.viewed" if i % 2 else "bid.placed",
                     "occurred_at": (now - timedelta(seconds=i)).isoformat(),
                     "properties": {"n": i},
                 }

@@ -78,7 +78,9 @@ class DisclosureLogEntry(ChainedLog):
         "request_id",
         "kind",
         "note",
+        "transfer_basis",
     )
+    OPTIONAL_CONTENT = frozenset({"transfer_basis"})
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     disclosed_at: Mapped[datetime]
@@ -93,6 +95,8 @@ class DisclosureLogEntry(ChainedLog):
     request_id: Mapped[str | None] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))  # release, audience, external
     note: Mapped[str | None] = mapped_column(Text)
+    # For a recipient outside the EU/EEA: the GDPR Chapter V basis of the transfer.
+    transfer_basis: Mapped[str | None] = mapped_column(String(64))
     lane: Mapped[int] = mapped_column(SmallInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))

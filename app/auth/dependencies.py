@@ -139,12 +139,58 @@ async def authenticate(
             session_id = uuid.UUID(claims["sid"])
         except ValueError as exc:
             raise Unauthenticated("The token's session is malformed.") from exc
-    if not await service.principal_still_valid(
-        session, jti=principal.jti, user_id=user_id, client_id=client_id, session_id=session_id
-    ):
+    target = _path_user(request, user_id)
+    valid, restricted = await service.principal_still_valid(
+        session,
+        jti=principal.jti,
+        user_id=user_id,
+        client_id=client_id,
+        session_id=session_id,
+        target_user_id=target,
+    )
+    if not valid:
         raise Unauthenticated("The token has been revoked.")
+    if restricted and not restriction_allows(principal, target, request):
+        raise ProcessingRestricted(
+            "This user's data is restricted (GDPR Art. 18): it is only stored, and only the "
+            "data protection officer's handling of the person's requests may read it."
+        )
     request.state.principal = principal
     return principal
+
+
+def _path_user(request: Request, own: uuid.UUID | None) -> uuid.UUID | None:
+    """The user a path's ``{user_ref}`` names, if any (ownership is checked by the route)."""
+    ref = request.path_params.get("user_ref")
+    if ref == "me":
+        return own
+    try:
+        return uuid.UUID(str(ref)) if ref is not None else None
+    except ValueError:
+        return None
+
+
+class ProcessingRestricted(AppError):
+    status = 409
+    type = "processing-restricted"
+    title = "Processing of this user's data is restricted"
+
+
+# While a user is restricted (Art. 18(2)), their data is only stored. The person may still read
+# it and use their rights (requests, withdrawals, objections); the DPO may read it to answer the
+# person's requests and lift the restriction; nobody else may read or change it.
+_PERSON_MAY_WRITE = ("/requests", "/permissions")
+_DPO_MAY_WRITE = ("/requests", "/restriction")
+
+
+def restriction_allows(principal: Principal, target: uuid.UUID | None, request: Request) -> bool:
+    reading = request.method in ("GET", "HEAD")
+    path = request.url.path
+    if principal.user_id is not None and principal.user_id == target:
+        return reading or path.endswith(_PERSON_MAY_WRITE)
+    if "requests:manage" in principal.scopes and not principal.is_user:
+        return reading or path.endswith(_DPO_MAY_WRITE)
+    return False
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

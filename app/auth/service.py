@@ -538,7 +538,8 @@ SELECT NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
    AND EXISTS (SELECT 1 FROM clients WHERE client_id = $2 AND disabled_at IS NULL)
    AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = $3 AND status = 'active'))
    AND ($4::uuid IS NULL OR NOT EXISTS (
-        SELECT 1 FROM refresh_tokens WHERE family_id = $4 AND revoked_at IS NOT NULL))
+        SELECT 1 FROM refresh_tokens WHERE family_id = $4 AND revoked_at IS NOT NULL)),
+   EXISTS (SELECT 1 FROM users WHERE id = $5 AND restricted_at IS NOT NULL)
 """
 
 
@@ -549,11 +550,16 @@ async def principal_still_valid(
     user_id: uuid.UUID | None,
     client_id: str,
     session_id: uuid.UUID | None = None,
-) -> bool:
-    """One round trip per request (on every request, so on the raw driver): not revoked, client
-    enabled, the user still active and the sign-in session (refresh family) not revoked."""
+    target_user_id: uuid.UUID | None = None,
+) -> tuple[bool, bool]:
+    """One round trip per request (on every request, so on the raw driver): whether the token
+    still holds (not revoked, client enabled, the user still active, the sign-in session not
+    revoked), and whether the user the path names is restricted (Art. 18)."""
     connection = await raw.driver(session)
-    return bool(await connection.fetchval(_STILL_VALID, jti, client_id, user_id, session_id))
+    row = await connection.fetchrow(
+        _STILL_VALID, jti, client_id, user_id, session_id, target_user_id
+    )
+    return bool(row[0]), bool(row[1])
 
 
 async def consume_rate(

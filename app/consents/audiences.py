@@ -18,7 +18,7 @@ from app.audit import service as audit
 from app.auth.dependencies import Principal
 from app.consents.models import WHOLE_PURPOSE, ConsentState, Purpose
 from app.consents.purposes import get_purpose_row, rule_of
-from app.consents.rules import Subject, effective_permission
+from app.consents.rules import Decided, Subject, effective_permission, permission_from_states
 from app.consents.schemas import AudienceMember, AudiencePage
 
 __all__ = ["AudiencePage", "audience_page", "select_page"]
@@ -105,7 +105,7 @@ async def select_page(
             u.id: u for u in (await session.scalars(select(User).where(User.id.in_(ids)))).all()
         }
         states = {
-            (s.user_id, s.channel): (s.decision, s.record_id)
+            (s.user_id, s.channel): Decided(s.decision, s.record_id, s.purpose_version)
             for s in (
                 await session.scalars(
                     select(ConsentState).where(
@@ -124,14 +124,7 @@ async def select_page(
             user = users[user_id]
             whole = states.get((user_id, WHOLE_PURPOSE))
             specific = states.get((user_id, channel))
-            permission = effective_permission(
-                subject_of(user),
-                rule,
-                channel,
-                purpose_decision=whole[0] if whole else None,
-                channel_decision=specific[0] if specific else None,
-                purpose_decision_newer=bool(whole and specific and whole[1] > specific[1]),
-            )
+            permission, _ = permission_from_states(subject_of(user), rule, channel, whole, specific)
             contact = _contact(user, channel) if permission.allowed else None
             if contact is not None:
                 members.append(AudienceMember(user_id=user_id, contact=contact))

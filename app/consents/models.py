@@ -41,12 +41,21 @@ class Purpose(Base):
 
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name_en: Mapped[str] = mapped_column(String(200))
+    name_fi: Mapped[str] = mapped_column(String(200))
+    name_sv: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(16))
     legal_basis: Mapped[str] = mapped_column(String(32))
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(8)))
+    # The taxonomy the rule reads: whose purpose it is (the controller's or its group
+    # companies'), and whether it is direct marketing (GDPR Art. 21(2)-(3)), profiling for
+    # marketing included.
     group_companies: Mapped[bool] = mapped_column(server_default="false")
+    direct_marketing: Mapped[bool] = mapped_column(server_default="false")
     dpv_purpose: Mapped[str] = mapped_column(String(64))
     current_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # The newest version whose change was material: consent given under an older one no longer
+    # counts until the person decides again.
+    material_version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -64,6 +73,9 @@ class PurposeVersion(Base):
     notice_sv: Mapped[str] = mapped_column(Text)
     notice_en: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(String(64))
+    # Whether the change from the previous version was material (the DPO says; a change of
+    # legal basis always is).
+    material: Mapped[bool] = mapped_column(server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     created_by: Mapped[str] = mapped_column(String(100))
 

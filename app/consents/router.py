@@ -21,6 +21,7 @@ from app.consents.schemas import (
     PurposeRead,
     PurposeUpdate,
     PurposeVersionRead,
+    ReconsentPage,
     RecordedDecisions,
 )
 from app.core.errors import problem_responses
@@ -54,6 +55,24 @@ async def create_purpose(
 ) -> PurposeRead:
     """Add a purpose with its first notice version (scope `purposes:write`, the DPO)."""
     return await purposes.create_purpose(session, caller, body)
+
+
+@router.get(
+    "/v1/purposes/{code}/reconsent",
+    response_model=ReconsentPage,
+    responses=problem_responses(400, 401, 403, 404),
+)
+async def list_reconsent(
+    code: str,
+    caller: Annotated[Principal, require("consents:read", clients_only=True)],
+    session: Session,
+    cursor: Cursor = None,
+    limit: int = limit_query(),
+) -> ReconsentPage:
+    """Users whose consent to this purpose was given under a notice version older than its last
+    material change: it no longer counts until they decide again (`reconsent_required`), so the
+    frontend asks them (scope `consents:read`, client tokens)."""
+    return await purposes.reconsent(session, code, cursor, limit)
 
 
 @router.get(

@@ -29,12 +29,25 @@ class Notice(Input):
     en: NoticeText = Field(description="The notice in English.")
 
 
+PurposeName = Annotated[str, StringConstraints(min_length=3, max_length=200)]
+
+
 class PurposeCreate(Input):
     code: PurposeCode = Field(description="Stable identifier, e.g. `direct_marketing`.")
-    name_en: Annotated[str, StringConstraints(min_length=3, max_length=200)] = Field(
-        description="Short English name."
+    name_en: PurposeName = Field(description="Short English name.")
+    name_fi: PurposeName | None = Field(
+        default=None, description="Finnish name (default: English)."
+    )
+    name_sv: PurposeName | None = Field(
+        default=None, description="Swedish name (default: English)."
     )
     category: Category = Field(description="What kind of use the purpose is.")
+    direct_marketing: bool | None = Field(
+        default=None,
+        description="Direct marketing under GDPR Art. 21(2)-(3), profiling for marketing "
+        "included: an objection to any direct marketing covers it. Default: the `marketing` "
+        "category is, the others are not.",
+    )
     legal_basis: LegalBasis = Field(description="GDPR Art. 6 basis.")
     channels: list[Channel] = Field(
         default_factory=list, max_length=4, description="Channels it contacts people through."
@@ -49,14 +62,21 @@ class PurposeCreate(Input):
 
 
 class PurposeUpdate(Patch):
-    """A change to the notice, the legal basis or the channels makes a new version."""
+    """A change to the notice, the legal basis or the channels makes a new version; say whether
+    it is material (`material`). A change of legal basis always is."""
 
-    name_en: Annotated[str, StringConstraints(min_length=3, max_length=200)] | None = Field(
-        default=None, description="Short English name."
-    )
+    name_en: PurposeName | None = Field(default=None, description="Short English name.")
+    name_fi: PurposeName | None = Field(default=None, description="Finnish name.")
+    name_sv: PurposeName | None = Field(default=None, description="Swedish name.")
     legal_basis: LegalBasis | None = Field(default=None, description="GDPR Art. 6 basis.")
     channels: list[Channel] | None = Field(default=None, max_length=4, description="Channels.")
     notice: Notice | None = Field(default=None, description="New notice texts.")
+    material: bool | None = Field(
+        default=None,
+        description="Required with a new version: whether the change is material. After a "
+        "material change, consents given under older versions no longer count until the person "
+        "decides again (`GET /v1/purposes/{code}/reconsent` lists them).",
+    )
 
 
 class PurposeVersionRead(BaseModel):
@@ -66,6 +86,7 @@ class PurposeVersionRead(BaseModel):
     channels: list[str] = Field(description="The channels in this version.")
     notice: dict[str, str] = Field(description="The notice texts by language.")
     text_hash: str = Field(description="SHA-256 of the canonical notice (texts, basis, channels).")
+    material: bool = Field(description="Whether its change from the previous version was material.")
     created_at: datetime = Field(description="When this version was made.")
     created_by: str = Field(description="Who made it.")
 
@@ -73,7 +94,14 @@ class PurposeVersionRead(BaseModel):
 class PurposeRead(BaseModel):
     code: str = Field(description="Purpose code.")
     name_en: str = Field(description="Short English name.")
+    name_fi: str = Field(description="Finnish name.")
+    name_sv: str = Field(description="Swedish name.")
     category: str = Field(description="service, marketing, research or analytics.")
+    direct_marketing: bool = Field(description="Direct marketing (Art. 21(2)-(3)).")
+    material_version: int = Field(
+        description="The newest version whose change was material: consents given under older "
+        "ones no longer count."
+    )
     legal_basis: str = Field(description="GDPR Art. 6 basis.")
     channels: list[str] = Field(description="Channels it uses.")
     group_companies: bool = Field(description="For group companies.")
@@ -188,3 +216,14 @@ class AudiencePage(PageInfo):
     purpose: str = Field(description="Purpose code.")
     channel: str = Field(description="Channel.")
     items: list[AudienceMember] = Field(description="Users who may be contacted, by id.")
+
+
+class ReconsentItem(BaseModel):
+    user_id: uuid.UUID = Field(description="A user whose consent was given under an older notice.")
+    granted_version: int = Field(description="The notice version of their newest grant.")
+
+
+class ReconsentPage(PageInfo):
+    purpose: str = Field(description="Purpose code.")
+    material_version: int = Field(description="The version they must decide on again.")
+    items: list[ReconsentItem] = Field(description="Users, by id.")

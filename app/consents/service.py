@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,9 +20,10 @@ from app.consents.models import (
     ConsentState,
     PurposeVersion,
 )
-from app.consents.purposes import PurposeNotFound, load_purposes, rule_of
-from app.consents.rules import Subject, effective_permission
+from app.consents.purposes import PurposeNotFound, get_purpose_row, load_purposes, rule_of
+from app.consents.rules import Decided, Subject, objection_scope, permission_from_states
 from app.consents.schemas import (
+    DecisionIn,
     DecisionsIn,
     EffectivePermission,
     HistoryItem,
@@ -43,6 +44,23 @@ class InvalidDecision(AppError):
     status = 422
     type = "invalid-decision"
     title = "Decision not possible"
+
+
+class OutdatedNotice(AppError):
+    status = 409
+    type = "notice-version-outdated"
+    title = "The notice shown is not the current one"
+
+
+class DecisionWindowClosed(AppError):
+    status = 403
+    type = "decision-window-closed"
+    title = "Not a decision the frontend may relay"
+
+
+# The frontend's own token may relay decisions only as part of a sign-up: for a user registered
+# within this time, from the sign-up form. Afterwards the person's own token, staff or the DPO.
+SIGN_UP_WINDOW = timedelta(minutes=10)
 
 
 def subject_of(user: User) -> Subject:
@@ -85,14 +103,61 @@ def _check_decision(purpose: Any, channel: str | None, decision: str, version: i
             f"Purpose `{purpose.code}` has no notice version {version} "
             f"(newest: {purpose.current_version})."
         )
+    if version < purpose.current_version:
+        # Art. 7(1) and 13: the person decided on a notice that is no longer the one in force.
+        raise OutdatedNotice(
+            f"The current notice of `{purpose.code}` is version {purpose.current_version}; "
+            f"show it and send notice_version {purpose.current_version}."
+        )
+
+
+def _check_relay(principal: Principal, user: Any, body: DecisionsIn, now: datetime) -> None:
+    """A frontend client token relays decisions only at sign-up (see SIGN_UP_WINDOW)."""
+    if principal.role != "frontend" or principal.is_user:
+        return
+    if body.source != "sign_up_form" or now - user["created_at"] > SIGN_UP_WINDOW:
+        raise DecisionWindowClosed(
+            "The frontend's client may record decisions only from the sign-up form, within "
+            f"{int(SIGN_UP_WINDOW.total_seconds() // 60)} minutes of the registration; later "
+            "decisions come with the person's own token, or from staff."
+        )
+
+
+def with_objection_scope(decisions: list[DecisionIn], purposes: dict[str, Any]) -> list[DecisionIn]:
+    """The decisions, plus what each objection covers by law (``objection_scope``): an objection
+    to direct marketing prohibits every direct-marketing purpose, own and group companies', on
+    the same channel (or wholly); one to research, every research purpose. Recorded in the same
+    receipt and transaction as the objection itself."""
+    rules = {code: rule_of(purpose) for code, purpose in purposes.items()}
+    wanted = {(d.purpose, d.channel) for d in decisions}
+    extended = list(decisions)
+    for item in decisions:
+        if item.decision != "prohibited":
+            continue
+        for covered in objection_scope(rules[item.purpose], rules.values()):
+            if item.channel is not None and item.channel not in covered.channels:
+                continue
+            if (covered.code, item.channel) in wanted:
+                continue
+            wanted.add((covered.code, item.channel))
+            extended.append(
+                DecisionIn(
+                    purpose=covered.code,
+                    channel=item.channel,
+                    decision="prohibited",
+                    notice_version=purposes[covered.code].current_version,
+                )
+            )
+    return extended
 
 
 _SUBJECT_FOR_UPDATE = (
-    "SELECT kind, status, deceased_on, restricted_at FROM users WHERE id = $1 FOR UPDATE"
+    "SELECT kind, status, deceased_on, restricted_at, created_at FROM users WHERE id = $1 "
+    "FOR UPDATE"
 )
 _PURPOSES = (
-    "SELECT code, category, legal_basis, channels, group_companies, current_version "
-    "FROM purposes ORDER BY code"
+    "SELECT code, category, legal_basis, channels, group_companies, direct_marketing, "
+    "current_version, material_version FROM purposes ORDER BY code"
 )
 _INSERT_RECEIPT = (
     "INSERT INTO consent_receipts (id, user_id, recorded_at, source, language, actor, "
@@ -118,7 +183,8 @@ SET decision = EXCLUDED.decision, record_id = EXCLUDED.record_id,
 WHERE consent_states.record_id < EXCLUDED.record_id
 """
 _STATES_OF = (
-    "SELECT purpose_code, channel, decision, decided_at, record_id FROM consent_states "
+    "SELECT purpose_code, channel, decision, decided_at, record_id, purpose_version "
+    "FROM consent_states "
     "WHERE user_id = $1 AND purpose_code = ANY($2::text[])"
 )
 
@@ -146,19 +212,21 @@ async def record_decisions(
     ):
         # A closed account can still withdraw and object (as easy as giving), never grant.
         raise AccountNotActive(f"The account is {user['status']}; it can only withdraw or object.")
+    now = datetime.now(UTC)
+    _check_relay(principal, user, body, now)
     purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(_PURPOSES)}
     for item in body.decisions:
         purpose = purposes.get(item.purpose)
         if purpose is None:
             raise PurposeNotFound(f"No purpose `{item.purpose}`.")
         _check_decision(purpose, item.channel, item.decision, item.notice_version)
+    decisions = with_objection_scope(body.decisions, purposes)
 
     # Relayed evidence is taken from the frontend's client only; a user's own call is its own.
     evidence = body.evidence if not principal.is_user else None
     address = (evidence.client_address if evidence else None) or client_address
     agent = ((evidence.user_agent if evidence else None) or user_agent or "")[:500] or None
     receipt_id = uuid.uuid4()
-    now = datetime.now(UTC)
     await connection.execute(
         _INSERT_RECEIPT,
         receipt_id,
@@ -176,10 +244,10 @@ async def record_decisions(
         receipt_id,
         user_id,
         now,
-        [d.purpose for d in body.decisions],
-        [d.notice_version for d in body.decisions],
-        [d.channel or WHOLE_PURPOSE for d in body.decisions],
-        [d.decision for d in body.decisions],
+        [d.purpose for d in decisions],
+        [d.notice_version for d in decisions],
+        [d.channel or WHOLE_PURPOSE for d in decisions],
+        [d.decision for d in decisions],
     )
     latest = {(r["purpose_code"], r["channel"]): r for r in sorted(records, key=lambda r: r["id"])}
     await connection.execute(
@@ -192,7 +260,7 @@ async def record_decisions(
         [r["id"] for r in latest.values()],
         [r["purpose_version"] for r in latest.values()],
     )
-    affected = sorted({item.purpose for item in body.decisions})
+    affected = sorted({item.purpose for item in decisions})
     states = {
         (r["purpose_code"], r["channel"]): SimpleNamespace(**r)
         for r in await connection.fetch(_STATES_OF, user_id, affected)
@@ -220,26 +288,27 @@ async def record_decisions(
     )
 
 
+def _decided(state: Any) -> Decided | None:
+    if state is None:
+        return None
+    return Decided(state.decision, state.record_id, state.purpose_version)
+
+
 def _answers(
     subject: Subject, purposes: Iterable[Any], states: dict[tuple[str, str], Any]
 ) -> list[EffectivePermission]:
     """The effective permission for every channel of these purposes, by the rule function."""
     answers = []
     for purpose in purposes:
-        whole = states.get((purpose.code, WHOLE_PURPOSE))
+        whole = _decided(states.get((purpose.code, WHOLE_PURPOSE)))
         channels: list[str | None] = list(purpose.channels) or [None]
         for channel in channels:
-            specific = states.get((purpose.code, channel)) if channel else None
-            whole_newer = bool(whole and specific and whole.record_id > specific.record_id)
-            permission = effective_permission(
-                subject,
-                rule_of(purpose),
-                channel,
-                purpose_decision=whole.decision if whole else None,
-                channel_decision=specific.decision if specific else None,
-                purpose_decision_newer=whole_newer,
+            specific = _decided(states.get((purpose.code, channel))) if channel else None
+            permission, applied_decision = permission_from_states(
+                subject, rule_of(purpose), channel, whole, specific
             )
-            applied = whole if whole_newer or specific is None else specific
+            key = channel if applied_decision is specific and channel else WHOLE_PURPOSE
+            applied = states.get((purpose.code, key)) if applied_decision else None
             answers.append(
                 EffectivePermission(
                     purpose=purpose.code,
@@ -252,6 +321,47 @@ def _answers(
                 )
             )
     return answers
+
+
+async def permitted_users(
+    session: AsyncSession, purpose_code: str, user_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these users' data the purpose (one without channels, e.g. analytics) may be
+    processed for now, by the rule function. Two queries, whatever the number of users."""
+    ids = list(set(user_ids))
+    if not ids:
+        return set()
+    purpose = await get_purpose_row(session, purpose_code)
+    users = (
+        await session.execute(
+            select(User.id, User.kind, User.status, User.deceased_on, User.restricted_at).where(
+                User.id.in_(ids)
+            )
+        )
+    ).all()
+    states = {
+        (state.user_id, state.channel): state
+        for state in (
+            await session.scalars(
+                select(ConsentState).where(
+                    ConsentState.user_id.in_(ids), ConsentState.purpose_code == purpose_code
+                )
+            )
+        ).all()
+    }
+    rule = rule_of(purpose)
+    permitted = set()
+    for user in users:
+        subject = Subject(
+            kind=user.kind,
+            status=user.status,
+            deceased=user.deceased_on is not None,
+            restricted=user.restricted_at is not None,
+        )
+        whole = _decided(states.get((user.id, WHOLE_PURPOSE)))
+        if permission_from_states(subject, rule, None, whole, None)[0].allowed:
+            permitted.add(user.id)
+    return permitted
 
 
 async def effective(

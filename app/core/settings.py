@@ -170,6 +170,15 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, description="How long one webhook delivery may take."
     )
+    subject_notices_webhook_url: str | None = Field(
+        default=None,
+        description="The frontend's webhook for notices owed to the person (a restriction "
+        "lifted, a request's deadline extended), signed like recipients' notifications. Unset: "
+        "the notices wait in the outbox and are listed at GET /v1/users/me/notices.",
+    )
+    subject_notices_webhook_secret: SecretStr | None = Field(
+        default=None, description="The HMAC-SHA256 key of those notices."
+    )
     webhook_allowed_networks: list[str] = Field(
         default_factory=list,
         description='JSON list of CIDRs (e.g. ["10.0.0.0/8"]) that webhooks may reach although '

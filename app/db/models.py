@@ -9,6 +9,7 @@ from app.events import models as events_models
 from app.records import models as records_models
 from app.register_updates import models as register_updates_models
 from app.requests import models as requests_models
+from app.subject_notices import models as subject_notices_models
 from app.users import models as users_models
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "records_models",
     "register_updates_models",
     "requests_models",
+    "subject_notices_models",
     "users_models",
 ]

@@ -8,10 +8,7 @@ them with retries and backoff; a crash between the two only delays them.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,12 +26,15 @@ from app.db.session import Database
 from app.disclosures.models import Notification, Recipient
 from app.disclosures.schemas import NotificationList, NotificationRead
 from app.disclosures.service import open_webhook_secret
-from app.disclosures.webhooks import WebhookClients, failure_reason
+from app.disclosures.webhooks import (
+    MAX_ATTEMPTS,
+    WebhookClients,
+    outcome,
+    post_signed,
+)
 from app.users.models import User
 
 log = get_logger("app.notifications")
-MAX_ATTEMPTS = 12
-SIGNATURE_HEADER = "X-Registry-Signature"
 
 
 async def notify_recipients(
@@ -72,15 +72,6 @@ async def notify_recipients(
         ],
     )
     return len(recipients)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    message = str(timestamp).encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(10 * 2 ** (attempts - 1), 3600))
 
 
 # A claimed notification is leased: no other worker or instance takes it until the lease ends,
@@ -169,37 +160,15 @@ class Deliveries:
             error = await self._send(claimed, url, open_webhook_secret(self.hasher, sealed))
             if error is None:
                 sent += 1
-            await self._record(claimed, error=error, final=claimed.attempts >= MAX_ATTEMPTS)
+            await self._record(claimed, error=error, final=False)
         return sent
 
     async def _send(self, claimed: Claimed, url: str, secret: str) -> str | None:
-        """``None`` when the recipient took it; else ``timeout``, ``refused``, ``tls`` or
-        ``HTTP <status>``."""
-        body = json.dumps(
-            {**claimed.payload, "notification_id": claimed.id}, separators=(",", ":")
-        ).encode()
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "X-Registry-Timestamp": str(timestamp),
-            "X-Registry-Notification-Id": str(claimed.id),
-            SIGNATURE_HEADER: sign(secret, timestamp, body),
-        }
-        try:
-            response = await self._client(url).post(url, content=body, headers=headers)
-        except (httpx.HTTPError, OSError) as exc:
-            return failure_reason(exc)
-        return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        payload = {**claimed.payload, "notification_id": claimed.id}
+        return await post_signed(self._client(url), url, secret, claimed.id, payload)
 
     async def _record(self, claimed: Claimed, *, error: str | None, final: bool) -> None:
-        now = datetime.now(UTC)
-        values: dict[str, object]
-        if error is None:
-            values = {"sent_at": now, "last_error": None}
-        elif final:
-            values = {"failed_at": now, "last_error": error}
-        else:
-            values = {"last_error": error, "next_attempt_at": now + _backoff(claimed.attempts)}
+        values = outcome(error, MAX_ATTEMPTS if final else claimed.attempts)
         async with self.database.session() as session, session.begin():
             await session.execute(
                 update(Notification).where(Notification.id == claimed.id).values(**values)

@@ -16,8 +16,8 @@ from app.audit.models import DisclosureLogEntry
 from app.auth.dependencies import Principal
 from app.consents import audiences
 from app.consents.models import WHOLE_PURPOSE, ConsentState, Purpose
-from app.consents.purposes import get_purpose_row, rule_of
-from app.consents.rules import effective_permission
+from app.consents.purposes import PurposeNotFound, get_purpose_row, rule_of
+from app.consents.rules import Decided, permission_from_states
 from app.consents.service import subject_of
 from app.core.errors import AppError
 from app.disclosures.models import Recipient
@@ -69,7 +69,7 @@ def _values(user: User, category: str) -> Any:
 
 
 def permitted_data(
-    user: User, purpose: Purpose, categories: list[str], states: dict[str, tuple[str, int]]
+    user: User, purpose: Purpose, categories: list[str], states: dict[str, Decided]
 ) -> dict[str, Any]:
     """The categories of this user's data the purpose may have, by the one rule function."""
     subject = subject_of(user)
@@ -79,14 +79,7 @@ def permitted_data(
 
     def allowed(channel: str | None) -> bool:
         specific = states.get(channel) if channel else None
-        return effective_permission(
-            subject,
-            rule,
-            channel,
-            purpose_decision=whole[0] if whole else None,
-            channel_decision=specific[0] if specific else None,
-            purpose_decision_newer=bool(whole and specific and whole[1] > specific[1]),
-        ).allowed
+        return permission_from_states(subject, rule, channel, whole, specific)[0].allowed
 
     channels = [CATEGORY_CHANNEL[c] for c in categories if c in CATEGORY_CHANNEL]
     data: dict[str, Any] = {}
@@ -107,18 +100,19 @@ def permitted_data(
 
 async def _states(
     session: AsyncSession, ids: list[uuid.UUID], purpose_code: str
-) -> dict[uuid.UUID, dict[str, tuple[str, int]]]:
-    states: dict[uuid.UUID, dict[str, tuple[str, int]]] = {}
+) -> dict[uuid.UUID, dict[str, Decided]]:
+    states: dict[uuid.UUID, dict[str, Decided]] = {}
     rows = await session.execute(
         select(
             ConsentState.user_id,
             ConsentState.channel,
             ConsentState.decision,
             ConsentState.record_id,
+            ConsentState.purpose_version,
         ).where(ConsentState.user_id.in_(ids), ConsentState.purpose_code == purpose_code)
     )
-    for user_id, channel, decision, record_id in rows:
-        states.setdefault(user_id, {})[channel] = (decision, record_id)
+    for user_id, channel, decision, record_id, version in rows:
+        states.setdefault(user_id, {})[channel] = Decided(decision, record_id, version)
     return states
 
 
@@ -258,11 +252,36 @@ class UnknownUsers(AppError):
     title = "Unknown users"
 
 
+class UnknownPurpose(AppError):
+    status = 422
+    type = "unknown-purpose"
+    title = "Unknown purpose"
+
+
+class TransferBasisRequired(AppError):
+    status = 422
+    type = "transfer-basis-required"
+    title = "A transfer outside the EU/EEA needs its basis"
+
+
 async def log_external(
     session: AsyncSession, principal: Principal, body: ExternalDisclosure
 ) -> int:
-    """Logs a disclosure made outside the API (to a collection agency, an authority)."""
+    """Logs a disclosure made outside the API (to a collection agency, an authority). The purpose
+    must be one of the catalogue's, and a recipient outside the EU/EEA needs a transfer basis
+    (GDPR Chapter V), kept in the entry."""
     recipient = await get_recipient(session, body.recipient_id)
+    try:
+        await get_purpose_row(session, body.purpose)
+    except PurposeNotFound:
+        raise UnknownPurpose(
+            f"No purpose `{body.purpose}` in the catalogue (`GET /v1/purposes`)."
+        ) from None
+    if not recipient.in_eu_eea and body.transfer_basis is None:
+        raise TransferBasisRequired(
+            f"{recipient.name} is outside the EU/EEA ({recipient.country}): name the "
+            "`transfer_basis` of the transfer (GDPR Chapter V)."
+        )
     ids = list(dict.fromkeys(body.user_ids))
     refs = {
         row.id: row.subject_ref
@@ -289,6 +308,7 @@ async def log_external(
                 "request_id": principal.request_id,
                 "kind": "external",
                 "note": body.note,
+                "transfer_basis": body.transfer_basis,
             }
             for user_id in ids
         ],

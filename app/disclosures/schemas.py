@@ -14,6 +14,9 @@ from app.core.validators import BusinessId, Country, Email, Phone
 
 RecipientKind = Literal["group_company", "partner", "debt_collection_agency", "authority"]
 LegalBasis = Literal["consent", "contract", "legal_obligation", "legitimate_interest"]
+TransferBasis = Literal[
+    "adequacy_decision", "standard_contractual_clauses", "binding_corporate_rules", "derogation"
+]
 ReleaseCategory = Literal[
     "name", "language", "email", "sms_number", "phone_number", "postal_address"
 ]
@@ -139,6 +142,12 @@ class ExternalDisclosure(Input):
     note: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
         default=None, description="E.g. the authority's request number."
     )
+    transfer_basis: TransferBasis | None = Field(
+        default=None,
+        description="Required for a recipient outside the EU/EEA: the GDPR Chapter V basis of "
+        "the transfer (`adequacy_decision` Art. 45, `standard_contractual_clauses` Art. 46(2)(c), "
+        "`binding_corporate_rules` Art. 47, `derogation` Art. 49).",
+    )
 
 
 class ExternalDisclosureResult(BaseModel):
@@ -157,6 +166,9 @@ class DisclosureRead(BaseModel):
     client_id: str | None = Field(description="The client that received it.")
     request_id: str | None = Field(description="The request it happened in.")
     note: str | None = Field(description="Staff note for external disclosures.")
+    transfer_basis: str | None = Field(
+        default=None, description="For a recipient outside the EU/EEA: the transfer's basis."
+    )
 
 
 class DisclosurePage(PageInfo):

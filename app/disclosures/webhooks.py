@@ -15,11 +15,16 @@ nothing that would turn the notification listing into a port scanner.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import ipaddress
+import json
 import socket
 import ssl
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -179,3 +184,44 @@ class WebhookClients:
     async def aclose(self) -> None:
         await self.https.aclose()
         await self.http.aclose()
+
+
+SIGNATURE_HEADER = "X-Registry-Signature"
+MAX_ATTEMPTS = 12
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    message = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+async def post_signed(
+    client: httpx.AsyncClient, url: str, secret: str, message_id: int, payload: dict[str, Any]
+) -> str | None:
+    """POSTs one signed message; ``None`` when the receiver took it, else ``timeout``,
+    ``refused``, ``tls`` or ``HTTP <status>``."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "X-Registry-Timestamp": str(timestamp),
+        "X-Registry-Notification-Id": str(message_id),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
+    try:
+        response = await client.post(url, content=body, headers=headers)
+    except (httpx.HTTPError, OSError) as exc:
+        return failure_reason(exc)
+    return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+
+def outcome(error: str | None, attempts: int) -> dict[str, Any]:
+    """The outbox row's new values after an attempt: sent, retried with backoff (10 s doubling to
+    an hour), or given up after ``MAX_ATTEMPTS``."""
+    now = datetime.now(UTC)
+    if error is None:
+        return {"sent_at": now, "last_error": None}
+    if attempts >= MAX_ATTEMPTS:
+        return {"failed_at": now, "last_error": error}
+    backoff = timedelta(seconds=min(10 * 2 ** (attempts - 1), 3600))
+    return {"last_error": error, "next_attempt_at": now + backoff}

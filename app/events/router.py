@@ -11,7 +11,14 @@ from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
 from app.events import service
-from app.events.schemas import EventBatch, EventIngestResult, EventPage
+from app.events.schemas import (
+    EventBatch,
+    EventIngestResult,
+    EventPage,
+    EventTypeList,
+    EventTypeRead,
+)
+from app.events.types import EVENT_TYPES
 
 router = APIRouter(tags=["events"])
 
@@ -25,8 +32,10 @@ Reader = Annotated[Principal, require("users:read")]
 async def ingest_events(
     batch: EventBatch, caller: Sender, session: Session, request: Request
 ) -> EventIngestResult:
-    """Store a batch of up to 1000 events (scope `events:write`, the frontend). Events of unknown
-    users or outside the retention window are reported, not stored; the rest are stored together."""
+    """Store a batch of up to 1000 events (scope `events:write`, the frontend). Events of
+    undeclared types, of unknown users, analytics events of people who have not consented to
+    analytics, and events outside the retention window are reported, not stored; the rest are
+    stored together."""
     retention = request.app.state.settings.events_retention_months
     return await service.ingest(session, batch, retention)
 
@@ -52,4 +61,15 @@ async def list_events(
         event_type=type,
         cursor=cursor,
         limit=limit,
+    )
+
+
+@router.get("/v1/event-types", response_model=EventTypeList, responses=problem_responses(401, 403))
+async def list_event_types(caller: Sender) -> EventTypeList:
+    """The event types the registry stores and the purpose each serves (scope `events:write`)."""
+    return EventTypeList(
+        items=[
+            EventTypeRead(type=name, purpose=declared.purpose, description=declared.description)
+            for name, declared in sorted(EVENT_TYPES.items())
+        ]
     )

@@ -80,8 +80,10 @@ class EventBatch(BaseModel):
 class RejectedEvent(BaseModel):
     index: int = Field(description="Position of the event in the batch.")
     reason: str = Field(
-        description="`unknown_user` (no such active, unrestricted user), `too_old` (past "
-        "retention) or `in_the_future`."
+        description="`unknown_event_type` (not one of `GET /v1/event-types`), `unknown_user` "
+        "(no such active, unrestricted user), `no_analytics_consent` (an analytics event of a "
+        "person who has not consented to analytics), `too_old` (past retention) or "
+        "`in_the_future`. Nothing of a rejected event is stored."
     )
 
 
@@ -101,3 +103,13 @@ class EventRead(BaseModel):
 
 class EventPage(PageInfo):
     items: list[EventRead] = Field(description="Events, newest first.")
+
+
+class EventTypeRead(BaseModel):
+    type: str = Field(description="The event type.")
+    purpose: str = Field(description="The purpose it is processed for (`analytics`: consent).")
+    description: str = Field(description="What it records.")
+
+
+class EventTypeList(BaseModel):
+    items: list[EventTypeRead] = Field(description="Every event type the registry stores.")

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal
+from app.consents import service as consents
 from app.core.pagination import CursorId, CursorTime, decode_cursor, encode_cursor
 from app.events.models import Event
 from app.events.schemas import EventBatch, EventIngestResult, EventPage, EventRead, RejectedEvent
+from app.events.types import ANALYTICS, EVENT_TYPES
 from app.users import service as users
 from app.users.models import User
 
@@ -69,6 +71,11 @@ async def ensure_partitions(session: AsyncSession, months: set[date]) -> None:
         )
 
 
+def _purpose_of(event_type: str) -> str | None:
+    declared = EVENT_TYPES.get(event_type)
+    return declared.purpose if declared else None
+
+
 async def ingest(
     session: AsyncSession, batch: EventBatch, retention_months: int
 ) -> EventIngestResult:
@@ -85,12 +92,24 @@ async def ingest(
             )
         ).all()
     )
+    # Analytics rests on consent (917/2014 §205): stored only while the person allows it.
+    analytics = {
+        event.user_id
+        for event in batch.events
+        if event.user_id in known and _purpose_of(event.type) == ANALYTICS
+    }
+    consenting = await consents.permitted_users(session, ANALYTICS, analytics)
     rejected: list[RejectedEvent] = []
     rows: list[dict[str, Any]] = []
     for index, event in enumerate(batch.events):
         occurred = event.occurred_at.astimezone(UTC)
-        if event.user_id not in known:
+        purpose = _purpose_of(event.type)
+        if purpose is None:
+            rejected.append(RejectedEvent(index=index, reason="unknown_event_type"))
+        elif event.user_id not in known:
             rejected.append(RejectedEvent(index=index, reason="unknown_user"))
+        elif purpose == ANALYTICS and event.user_id not in consenting:
+            rejected.append(RejectedEvent(index=index, reason="no_analytics_consent"))
         elif occurred.date() < oldest:
             rejected.append(RejectedEvent(index=index, reason="too_old"))
         elif occurred > now + FUTURE_TOLERANCE:

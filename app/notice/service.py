@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import DisclosureLogEntry
 from app.consents.models import Purpose, PurposeVersion
 from app.core.settings import Settings
 from app.disclosures.models import Recipient
@@ -27,27 +28,53 @@ async def purposes(session: AsyncSession, lang: str) -> list[dict[str, Any]]:
     return [
         {
             "code": purpose.code,
-            "name": purpose.name_en,
+            "name": getattr(purpose, f"name_{lang}"),
             "legal_basis": purpose.legal_basis,
+            "legal_basis_text": texts.LEGAL_BASES[lang][purpose.legal_basis],
             "channels": list(purpose.channels),
+            "channels_text": [texts.CHANNELS[lang][c] for c in purpose.channels],
             "group_companies": purpose.group_companies,
+            "direct_marketing": purpose.direct_marketing,
             "notice": notice,
         }
         for purpose, notice in rows
     ]
 
 
-async def recipients(session: AsyncSession) -> list[dict[str, Any]]:
+async def recipients(session: AsyncSession, lang: str = "en") -> list[dict[str, Any]]:
     rows = await session.scalars(select(Recipient).order_by(Recipient.name))
     return [
         {
             "name": r.name,
             "kind": r.kind,
+            "kind_text": texts.RECIPIENT_KINDS[lang][r.kind],
             "country": r.country,
             "in_eu_eea": r.in_eu_eea,
             "purposes": list(r.purposes),
         }
         for r in rows
+    ]
+
+
+async def transfers(session: AsyncSession, lang: str) -> list[dict[str, Any]]:
+    """Recipients outside the EU/EEA that actually received data, each with the documented
+    basis of the transfer (only a logged external disclosure can have one: releases refuse
+    recipients outside the EU/EEA)."""
+    rows = await session.execute(
+        select(Recipient.name, Recipient.country, DisclosureLogEntry.transfer_basis)
+        .join(DisclosureLogEntry, DisclosureLogEntry.recipient_id == Recipient.id)
+        .where(Recipient.in_eu_eea.is_(False), DisclosureLogEntry.transfer_basis.is_not(None))
+        .distinct()
+        .order_by(Recipient.name)
+    )
+    return [
+        {
+            "name": name,
+            "country": country,
+            "transfer_basis": basis,
+            "transfer_basis_text": texts.TRANSFER_BASES[lang][str(basis)],
+        }
+        for name, country, basis in rows
     ]
 
 
@@ -68,7 +95,7 @@ async def article_15(session: AsyncSession, settings: Settings, lang: str) -> di
     return {
         "purposes_and_legal_bases": await purposes(session, lang),
         "categories_and_retention": categories(lang, settings),
-        "recipients": await recipients(session),
+        "recipients": await recipients(session, lang),
         "rights": paragraphs["rights"],
         "complaint": paragraphs["complaint"],
         "sources": paragraphs["sources"],
@@ -80,12 +107,7 @@ async def register_description(
     session: AsyncSession, settings: Settings, lang: str
 ) -> dict[str, Any]:
     titles, paragraphs = texts.TITLES[lang], texts.PARAGRAPHS[lang]
-    outside = [r for r in await recipients(session) if not r["in_eu_eea"]]
-    transfers = (
-        paragraphs["transfers_none"]
-        if not outside
-        else ", ".join(f"{r['name']} ({r['country']})" for r in outside)
-    )
+    transferred = await transfers(session, lang)
     return {
         "language": lang,
         "title": titles["document"],
@@ -116,29 +138,54 @@ async def register_description(
                 "number": 7,
                 "title": titles["disclosures"],
                 "text": paragraphs["disclosures"],
-                "recipients": await recipients(session),
+                "recipients": [r for r in await recipients(session, lang) if r["in_eu_eea"]],
             },
-            {"number": 8, "title": titles["transfers"], "text": transfers},
+            {
+                "number": 8,
+                "title": titles["transfers"],
+                "text": paragraphs["transfers_some" if transferred else "transfers_none"],
+                "transfers": transferred,
+            },
             {"number": 9, "title": titles["security"], "text": paragraphs["security"]},
             {"number": 10, "title": titles["retention"], "categories": categories(lang, settings)},
-            {"number": 11, "title": titles["rights"], "text": paragraphs["rights"]},
-            {"number": 12, "title": titles["complaint"], "text": paragraphs["complaint"]},
-            {"number": 13, "title": titles["automated"], "text": paragraphs["automated"]},
+            # Art. 21(4): the right to object shown clearly and separately, first of the rights.
+            {"number": 11, "title": titles["object"], "text": paragraphs["object"]},
+            {"number": 12, "title": titles["rights"], "text": paragraphs["rights"]},
+            {"number": 13, "title": titles["how"], "text": paragraphs["how"]},
+            {"number": 14, "title": titles["complaint"], "text": paragraphs["complaint"]},
+            {"number": 15, "title": titles["automated"], "text": paragraphs["automated"]},
         ],
     }
 
 
+PAGE_STYLE = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;"
+    "background:#f6f7f9;color:#1d2430;line-height:1.6}"
+    "main{max-width:48rem;margin:0 auto;padding:2rem 1.25rem 4rem}"
+    "h1{font-size:1.7rem;line-height:1.3;margin:0 0 1.5rem}"
+    "section{background:#fff;border:1px solid #dde2ea;border-radius:10px;"
+    "padding:1rem 1.25rem;margin:0 0 1rem}"
+    "section h2{font-size:1.15rem;margin:0 0 .6rem}"
+    "section.object{border:2px solid #b3261e;background:#fff7f6}"
+    "ul{padding-left:1.2rem;margin:.4rem 0}li{margin:.35rem 0}"
+    ".basis{color:#5b6678;font-size:.92rem}"
+)
+
+
 def render_html(description: dict[str, Any]) -> str:
-    """A plain page of the description, every value escaped."""
+    """A page of the description a person reads (styles, a viewport), every value escaped."""
     from html import escape
 
+    language = escape(description["language"])
     parts = [
-        f'<!doctype html><html lang="{escape(description["language"])}"><head>'
-        f'<meta charset="utf-8"><title>{escape(description["title"])}</title></head><body>',
-        f"<h1>{escape(description['title'])}</h1>",
+        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(description['title'])}</title><style>{PAGE_STYLE}</style></head>"
+        f"<body><main><h1>{escape(description['title'])}</h1>",
     ]
     for section in description["sections"]:
-        parts.append(f"<h2>{escape(section['title'])}</h2>")
+        emphasis = ' class="object"' if section["number"] == 11 else ""
+        parts.append(f"<section{emphasis}><h2>{escape(section['title'])}</h2>")
         if "text" in section:
             parts.append(f"<p>{escape(section['text'])}</p>")
         for key in ("controller", "contact"):
@@ -149,9 +196,12 @@ def render_html(description: dict[str, Any]) -> str:
         if "purposes" in section:
             parts.append("<ul>")
             for p in section["purposes"]:
+                channels = ", ".join(p["channels_text"])
                 parts.append(
-                    f"<li><strong>{escape(p['name'])}</strong> ({escape(p['legal_basis'])}): "
-                    f"{escape(p['notice'])}</li>"
+                    f"<li><strong>{escape(p['name'])}</strong> "
+                    f"<span class='basis'>({escape(p['legal_basis_text'])}"
+                    + (f"; {escape(channels)}" if channels else "")
+                    + f")</span><br>{escape(p['notice'])}</li>"
                 )
             parts.append("</ul>")
         if "categories" in section:
@@ -163,7 +213,16 @@ def render_html(description: dict[str, Any]) -> str:
         if section.get("recipients"):
             parts.append("<ul>")
             for r in section["recipients"]:
-                parts.append(f"<li>{escape(r['name'])} ({escape(r['country'])})</li>")
+                parts.append(f"<li>{escape(r['name'])} ({escape(r['kind_text'])})</li>")
             parts.append("</ul>")
-    parts.append("</body></html>")
+        if section.get("transfers"):
+            parts.append("<ul>")
+            for t in section["transfers"]:
+                parts.append(
+                    f"<li>{escape(t['name'])} ({escape(t['country'])}): "
+                    f"{escape(t['transfer_basis_text'])}</li>"
+                )
+            parts.append("</ul>")
+        parts.append("</section>")
+    parts.append("</main></body></html>")
     return "".join(parts)

@@ -14,12 +14,13 @@ from app.db.base import Base
 
 
 class AppliedUpdate(Base):
-    """An update id that has been applied; applying it again changes nothing."""
+    """An update id of a source (DVV and Posti number their updates each in their own way) that
+    has been applied; applying it again changes nothing."""
 
     __tablename__ = "register_updates"
 
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    source: Mapped[str] = mapped_column(String(16))
     type: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[uuid.UUID]
     changed_fields: Mapped[list[str]] = mapped_column(JSONB)

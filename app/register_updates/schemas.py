@@ -65,10 +65,14 @@ class RegisterUpdateBatch(BaseModel):
 
 class RegisterUpdateResult(BaseModel):
     update_id: str = Field(description="The update.")
-    outcome: Literal["applied", "unchanged", "duplicate", "unknown_user", "not_applicable"] = Field(
+    outcome: Literal[
+        "applied", "unchanged", "duplicate", "update_id_reused", "unknown_user", "not_applicable"
+    ] = Field(
         description="`applied` (data changed), `unchanged` (already so), `duplicate` (this "
-        "id was applied before; nothing changed), `unknown_user` (not stored: send again once "
-        "the user exists), `not_applicable` (e.g. a name change of the wrong kind)."
+        "source's id was applied before to this user; nothing changed), `update_id_reused` "
+        "(this source used the id for another user; not applied), `unknown_user` (not stored: "
+        "send again once the user exists), `not_applicable` (e.g. a name change of the wrong "
+        "kind). Update ids are per source: DVV's and Posti's never collide."
     )
     user_id: uuid.UUID | None = Field(description="The user it applied to.")
     changed_fields: list[str] = Field(description="Fields that changed.")

@@ -82,20 +82,25 @@ async def _apply_one(
             .returning(AppliedUpdate.update_id)
         )
     ).scalar_one_or_none()
+    found = await _resolve_user(session, cipher, item)
     if claimed is None:
-        previous = await session.get_one(AppliedUpdate, item.update_id)
+        previous = await session.get_one(AppliedUpdate, (item.source, item.update_id))
+        # The answer names only the user this update is for: when the source reused the id for
+        # someone else, it is refused and names no one.
+        same = found is not None and previous.user_id == found[0]
         return RegisterUpdateResult(
             update_id=item.update_id,
-            outcome="duplicate",
-            user_id=previous.user_id,
+            outcome="duplicate" if same else "update_id_reused",
+            user_id=found[0] if same and found else None,
             changed_fields=[],
         )
-    found = await _resolve_user(session, cipher, item)
     values = _values(item, found[1]) if found else None
     if found is None or values is None:
         # Not recorded as applied, so the same update can be sent again later.
         await session.execute(
-            delete(AppliedUpdate).where(AppliedUpdate.update_id == item.update_id)
+            delete(AppliedUpdate).where(
+                AppliedUpdate.source == item.source, AppliedUpdate.update_id == item.update_id
+            )
         )
         return RegisterUpdateResult(
             update_id=item.update_id,
@@ -129,7 +134,7 @@ async def _apply_one(
         changed = sorted(changes)
     await session.execute(
         update(AppliedUpdate)
-        .where(AppliedUpdate.update_id == item.update_id)
+        .where(AppliedUpdate.source == item.source, AppliedUpdate.update_id == item.update_id)
         .values(user_id=user_id, changed_fields=changed)
     )
     return RegisterUpdateResult(

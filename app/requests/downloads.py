@@ -1,17 +1,15 @@
 """Exports as downloads that cannot starve the API.
 
-An export is written to a temporary file first, on the exports' own small pool, so a database
-connection is held only while the data is read (well under a second for the heaviest user) and
-never while a slow client downloads. At most one export per user runs at a time, and a
-configured number per worker (429 with ``Retry-After`` beyond). A client that disconnects ends
-the download quietly; one that stops reading is cut off by the server's stall deadline
-(``app.core.server``), which this sees as a disconnect.
+An export streams from the exports' own small pool of connections, never the API's, so however
+many exports run or stall, the API keeps its connections. At most one export per user runs at a
+time, and a configured number per worker (429 with ``Retry-After`` beyond). A client that
+disconnects ends the download quietly; one that stops reading is cut off by the server's stall
+deadline (``app.core.server``), which this sees as a disconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -22,7 +20,6 @@ from app.core.errors import AppError
 from app.core.logging import get_logger
 
 log = get_logger("app.requests.downloads")
-CHUNK_BYTES = 256 * 1024
 
 
 class ExportAlreadyRunning(AppError):
@@ -60,12 +57,11 @@ class ExportSlots:
         return lambda: self.running.discard(user_id)
 
 
-class SpooledDownload(Response):
-    """Writes ``produce()`` to a temporary file, then sends it with its length.
-
-    Errors while producing (the database away, say) still become a problem response, since
-    nothing has been sent yet.
-    """
+class ExportDownload(Response):
+    """Streams ``produce()`` to the client, starting the answer with the first chunk: an error
+    before it (the database away, say) is still a problem response. The export holds one of the
+    exports' own connections while it streams; a client that goes away ends it quietly and gives
+    the connection and the slot back at once."""
 
     def __init__(
         self,
@@ -79,21 +75,12 @@ class SpooledDownload(Response):
             media_type=media_type,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+        # Streamed: the length is not known beforehand (chunked transfer).
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.produce = produce
         self.release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            with tempfile.TemporaryFile(prefix="registry-export-") as spool:
-                async for chunk in self.produce():
-                    spool.write(chunk)
-                size = spool.tell()
-                spool.seek(0)
-                await self._send_file(spool, size, receive, send)
-        finally:
-            self.release()
-
-    async def _send_file(self, spool: object, size: int, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
 
         async def watch() -> None:
@@ -102,20 +89,37 @@ class SpooledDownload(Response):
             gone.set()
 
         watcher = asyncio.create_task(watch())
-        self.headers["content-length"] = str(size)
+        chunks = self.produce()
+        started = False
+        sent = 0
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            sent = 0
-            while sent < size and not gone.is_set():
-                chunk = spool.read(CHUNK_BYTES)  # type: ignore[attr-defined]
+            async for chunk in chunks:
+                if gone.is_set():
+                    log.info("export_download_abandoned", sent_bytes=sent)
+                    return
+                if not started:
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                    )
+                    started = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
-            if gone.is_set():
-                log.info("export_download_abandoned", sent_bytes=sent, size_bytes=size)
-                return
+            if not started:
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                )
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             # The connection broke under a send (ASGI 2.4): the client is gone.
-            log.info("export_download_abandoned", size_bytes=size)
+            log.info("export_download_abandoned", sent_bytes=sent)
         finally:
             watcher.cancel()
+            try:
+                # Ends the export's transaction and gives its connection back.
+                await chunks.aclose()  # type: ignore[attr-defined]
+            except Exception as exc:
+                # A connection left unusable by the interrupted read is discarded by the pool.
+                log.info(
+                    "export_connection_discarded", error=type(exc).__name__, detail=str(exc)[:300]
+                )
+            self.release()

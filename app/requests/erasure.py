@@ -26,6 +26,7 @@ from app.events.models import Event
 from app.records.models import BillingProfile, CollectionCase, Contract, Interest
 from app.requests.models import SubjectRequest
 from app.requests.schemas import ErasureItem, ErasureReport, KeptItem
+from app.subject_notices import service as subject_notices
 from app.users import history
 from app.users import service as users
 from app.users.models import IdentityCode, User, UserChange
@@ -209,8 +210,10 @@ async def restrict(session: AsyncSession, principal: Principal, user_id: uuid.UU
 
 
 async def lift_restriction(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
+    """Lifts the restriction, and tells the person (Art. 18(3)) in the same transaction."""
     await users.require_user(session, user_id, lock=True)
     await session.execute(update(User).where(User.id == user_id).values(restricted_at=None))
+    await subject_notices.write_notice(session, user_id, "restriction_lifted")
     await history.record_change(
         session,
         user_id,

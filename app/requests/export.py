@@ -9,13 +9,14 @@ summary in the user's language, built in a temporary file that spills to disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import tempfile
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -255,7 +256,9 @@ async def _event_batches(
         yield batch
 
 
-async def _json_lines(session: AsyncSession, sql: str, key: uuid.UUID) -> AsyncIterator[bytes]:
+async def _json_lines(
+    session: AsyncSession, sql: str, key: uuid.UUID
+) -> AsyncGenerator[bytes, None]:
     """Rows as JSON, a chunk of lines at a time, straight from ``COPY``: Postgres renders every
     row and Python only passes the bytes on (with back-pressure through a small queue).
 
@@ -264,15 +267,18 @@ async def _json_lines(session: AsyncSession, sql: str, key: uuid.UUID) -> AsyncI
     """
     connection = await raw.driver(session)
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+    reader_gone = False
 
     async def sink(data: bytes) -> None:
-        await queue.put(data)
+        if not reader_gone:
+            await queue.put(data)
 
     async def produce() -> None:
         try:
             await connection.copy_from_query(sql, key, output=sink)
         finally:
-            await queue.put(None)
+            if not reader_gone:
+                await queue.put(None)
 
     producer = asyncio.create_task(produce())
     pending = b""
@@ -289,7 +295,14 @@ async def _json_lines(session: AsyncSession, sql: str, key: uuid.UUID) -> AsyncI
             yield pending.replace(b"\\\\", b"\\")
     finally:
         if not producer.done():
-            producer.cancel()
+            # The reader went away mid-COPY: let the COPY run out into nothing (one user's rows,
+            # a fraction of a second) rather than cancel it, so that the connection goes back to
+            # the pool clean.
+            reader_gone = True
+            while not queue.empty():
+                queue.get_nowait()
+            with contextlib.suppress(Exception):
+                await producer
 
 
 def _head(kind: str, user_id: uuid.UUID, data: dict[str, Any]) -> str:
@@ -306,12 +319,15 @@ def _head(kind: str, user_id: uuid.UUID, data: dict[str, Any]) -> str:
 
 async def _array(
     session: AsyncSession, name: str, sql: str, key: uuid.UUID, last: bool
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     yield f' "{name}": ['.encode()
     first = True
-    async for lines in _json_lines(session, sql, key):
-        yield (b"\n  " if first else b",\n  ") + lines.replace(b"\n", b",\n  ")
-        first = False
+    # Closed explicitly (not left to the garbage collector): an interrupted export must stop
+    # its COPY before the session ends its transaction.
+    async with contextlib.aclosing(_json_lines(session, sql, key)) as stream:
+        async for lines in stream:
+            yield (b"\n  " if first else b",\n  ") + lines.replace(b"\n", b",\n  ")
+            first = False
     yield b"\n ]\n" if last else b"\n ],\n"
 
 
@@ -340,10 +356,16 @@ async def json_chunks(
             subject_ref = await session.scalar(select(User.subject_ref).where(User.id == user_id))
             assert subject_ref is not None
             for name, sql in (("disclosures", DISCLOSURES_SQL), ("access_log", ACCESS_LOG_SQL)):
-                async for chunk in _array(session, name, sql, subject_ref, last=False):
-                    yield chunk
-        async for chunk in _array(session, "events", EVENTS_SQL, user_id, last=True):
-            yield chunk
+                async with contextlib.aclosing(
+                    _array(session, name, sql, subject_ref, last=False)
+                ) as array:
+                    async for chunk in array:
+                        yield chunk
+        async with contextlib.aclosing(
+            _array(session, "events", EVENTS_SQL, user_id, last=True)
+        ) as array:
+            async for chunk in array:
+                yield chunk
         yield b"}\n"
 
 

@@ -13,7 +13,7 @@ from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session, get_export_database
 from app.requests import erasure, export, service
-from app.requests.downloads import SpooledDownload
+from app.requests.downloads import ExportDownload
 from app.requests.schemas import (
     Completion,
     Extension,
@@ -40,12 +40,15 @@ ERRORS = problem_responses(401, 403, 404, 409, 422)
     responses=ERRORS,
 )
 async def make_request(
-    user_ref: UserRef, body: RequestCreate, caller: Requester, session: Session
+    user_ref: UserRef, body: RequestCreate, caller: Requester, session: Session, request: Request
 ) -> RequestRead:
     """Make a request (access, portability, rectification, erasure, restriction, objection), by
     the user or by staff on their behalf noting the channel; due in one calendar month (scope
-    `requests:write`)."""
-    return await service.create_request(session, caller, resolve_user_id(caller, user_ref), body)
+    `requests:write`). An objection prohibits all direct marketing at once, with a receipt in
+    the person's language; market research follows when the DPO completes it."""
+    return await service.create_request(
+        session, caller, request.app.state.auth.hasher, resolve_user_id(caller, user_ref), body
+    )
 
 
 @router.get("/v1/users/{user_ref}/requests", response_model=list[RequestRead], responses=ERRORS)
@@ -200,7 +203,7 @@ async def export_user(
     )
     options = {"kind": kind, "full_identity_code": identity_code == "full"}
     producer = export.zip_chunks if format == "zip" else export.json_chunks
-    return SpooledDownload(
+    return ExportDownload(
         lambda: producer(*arguments, **options),  # type: ignore[arg-type]
         release=release,
         media_type="application/zip" if format == "zip" else "application/json",

@@ -29,7 +29,9 @@ from app.requests.schemas import (
     RequestRead,
     Verification,
 )
+from app.subject_notices import service as subject_notices
 from app.users import service as users
+from app.users.models import User
 
 # Who answers a completed objection: the request's channel as the source of the prohibition.
 OBJECTION_SOURCE = {
@@ -116,8 +118,15 @@ async def _event(
 
 
 async def create_request(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, body: RequestCreate
+    session: AsyncSession,
+    principal: Principal,
+    hasher: KeyedHasher,
+    user_id: uuid.UUID,
+    body: RequestCreate,
 ) -> RequestRead:
+    """Records the request. An objection takes effect for direct marketing at once (Art.
+    21(3): absolute, no weighing, no DPO step in between); research follows when the DPO
+    completes it (Art. 21(1) is weighed)."""
     await users.require_user(session, user_id)
     received_at = datetime.now(UTC)
     row = SubjectRequest(
@@ -136,6 +145,11 @@ async def create_request(
     session.add(row)
     await session.flush()
     await _event(session, row.id, principal, "received", f"{body.type} via {row.channel}")
+    if row.type == "objection":
+        prohibited = await _record_objection(session, hasher, principal, row, "direct_marketing")
+        await _event(
+            session, row.id, principal, "direct_marketing_prohibited", ", ".join(prohibited)
+        )
     return await _read(session, row)
 
 
@@ -253,6 +267,16 @@ async def extend(
     row.extended_at = datetime.now(UTC)
     row.extension_reason = body.reason
     await _event(session, row.id, principal, "extended", f"+{body.months} months: {body.reason}")
+    # Art. 12(3): the person is told of the extension and its reasons within the first month.
+    await subject_notices.write_notice(
+        session,
+        row.user_id,
+        "request_extended",
+        months=body.months,
+        due_on=row.due_on.isoformat(),
+        reason=body.reason,
+        request_id=row.id,
+    )
     return await _read(session, row)
 
 
@@ -277,32 +301,45 @@ async def reject(
     return await _read(session, row)
 
 
-async def _object_to_marketing(
-    session: AsyncSession, hasher: KeyedHasher, principal: Principal, row: SubjectRequest
+async def _record_objection(
+    session: AsyncSession,
+    hasher: KeyedHasher,
+    principal: Principal,
+    row: SubjectRequest,
+    kind: str,
 ) -> list[str]:
-    """An objection (Art. 21) prohibits every marketing and research purpose, at once."""
-    purposes = [
-        p
-        for p in await load_purposes(session)
-        if p.category in ("marketing", "research") and p.legal_basis != "contract"
-    ]
+    """Prohibits what an objection of this ``kind`` covers (``direct_marketing`` or
+    ``research``, by ``rules.objection_scope``), as decisions with a receipt in the person's
+    language. Returns the purposes prohibited."""
+    catalogue = await load_purposes(session)
+    objected = next(
+        (
+            p
+            for p in catalogue
+            if (p.direct_marketing if kind == "direct_marketing" else p.category == kind)
+            and p.legal_basis not in ("contract", "legal_obligation")
+        ),
+        None,
+    )
+    if objected is None:
+        return []
+    language = await session.scalar(select(User.language).where(User.id == row.user_id))
     body = DecisionsIn(
         source=OBJECTION_SOURCE[row.channel],
-        language="fi",
+        language=language or "fi",
         decisions=[
             DecisionIn(
-                purpose=p.code,
+                purpose=objected.code,
                 channel=None,
                 decision="prohibited",
-                notice_version=p.current_version,
+                notice_version=objected.current_version,
             )
-            for p in purposes
         ],
     )
-    await consents.record_decisions(
+    recorded = await consents.record_decisions(
         session, hasher, principal, row.user_id, body, user_agent=None, client_address=None
     )
-    return [p.code for p in purposes]
+    return sorted({d.purpose for d in recorded.decisions})
 
 
 async def complete(
@@ -324,7 +361,10 @@ async def complete(
         await erasure.restrict(session, principal, row.user_id)
         row.result = {"restricted": True}
     elif row.type == "objection":
-        row.result = {"prohibited": await _object_to_marketing(session, hasher, principal, row)}
+        # Direct marketing was prohibited when the request came in; research now, weighed.
+        marketing = {p.code for p in await load_purposes(session) if p.direct_marketing}
+        research = await _record_objection(session, hasher, principal, row, "research")
+        row.result = {"prohibited": sorted(marketing | set(research))}
     row.status = "completed"
     row.closed_at = datetime.now(UTC)
     row.resolution = body.note

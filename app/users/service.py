@@ -433,6 +433,9 @@ async def list_users(
     limit: int,
 ) -> UserPage:
     query = _profile_query()
+    if "requests:manage" not in principal.scopes:
+        # Restricted users' data is only stored (Art. 18): out of staff's lists too.
+        query = query.where(User.restricted_at.is_(None))
     if kind:
         query = query.where(User.kind == kind)
     if email:
