@@ -81,6 +81,11 @@ async def prepare(args: argparse.Namespace, admin_url: str) -> dict[str, Any]:
     url = with_database(admin_url, DATABASE)
     meta_file = RESULTS / "dataset.json"
     if args.reuse and meta_file.exists():
+        # The loaded data stays; the schema follows the code (new migrations apply).
+        engine = create_async_engine(url)
+        async with engine.begin() as connection:
+            await migrate.upgrade(connection)
+        await engine.dispose()
         return json.loads(meta_file.read_text())
     admin = await asyncpg.connect(plain(admin_url))
     await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
