@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
+from app.db.outbox import OutboxDelivery
 
 RECIPIENT_KINDS = ("group_company", "partner", "debt_collection_agency", "authority")
 NOTIFICATION_EVENTS = ("rectification", "erasure", "restriction")
@@ -51,7 +52,7 @@ class Recipient(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class Notification(Base):
+class Notification(OutboxDelivery, Base):
     """An Art. 19 notification, written in the same transaction as the change it reports, and
     sent (with retries) by the delivery loop: a crash never loses one."""
 
@@ -72,8 +73,3 @@ class Notification(Base):
     event: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    attempts: Mapped[int] = mapped_column(server_default="0")
-    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    sent_at: Mapped[datetime | None]
-    failed_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(500))

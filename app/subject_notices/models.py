@@ -13,11 +13,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
+from app.db.outbox import OutboxDelivery
 
 NOTICE_KINDS = ("restriction_lifted", "request_extended")
 
 
-class SubjectNotice(Base):
+class SubjectNotice(OutboxDelivery, Base):
     __tablename__ = "subject_notices"
     __table_args__ = (
         CheckConstraint(f"kind IN {NOTICE_KINDS}", name="kind"),
@@ -37,8 +38,3 @@ class SubjectNotice(Base):
     body: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    attempts: Mapped[int] = mapped_column(server_default="0")
-    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    sent_at: Mapped[datetime | None]
-    failed_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(500))
