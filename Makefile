@@ -8,13 +8,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck openapi openapi-check check clean bench chromium
 
-$(STAMP): pyproject.toml
+SERVE_STAMP := $(VENV)/.installed-serve
+
+# `make run` installs what serving needs; `make test` and the other targets the dev tools too.
+$(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+$(STAMP): $(SERVE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(SERVE_STAMP)
 	$(BIN)/registry serve
 
 # Debian's chromium renders the pages people read in the tests (tests/test_rendering.py).

@@ -412,12 +412,18 @@ def serve(
     """Serve the API (on the embedded Postgres unless REGISTRY_DATABASE_URL is set)."""
     from app.core import server
 
-    settings = get_settings()
     if migrate:
         os.environ["REGISTRY_MIGRATE_ON_START"] = "true"
-        get_settings.cache_clear()
-    bind_host = host or settings.host
-    bind_port = port or settings.port
+    # The app (built by uvicorn's factory) reads the same address: the token issuer and the
+    # metadata follow --host/--port unless REGISTRY_PUBLIC_URL says otherwise.
+    if host:
+        os.environ["REGISTRY_HOST"] = host
+    if port:
+        os.environ["REGISTRY_PORT"] = str(port)
+    get_settings.cache_clear()
+    settings = get_settings()
+    bind_host = settings.host
+    bind_port = settings.port
     base = f"http://{bind_host}:{bind_port}"
     where = "embedded Postgres in " + str(settings.data_dir / "postgres")
     typer.echo(

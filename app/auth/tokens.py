@@ -138,6 +138,11 @@ def verify(
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("The token has expired.") from exc
     except jwt.JWTClaimsError as exc:
+        if "issuer" in str(exc).lower():
+            raise InvalidToken(
+                f"The token's issuer is not this service's ({issuer}): get a token from "
+                f"{issuer}/v1/auth/token."
+            ) from exc
         raise InvalidToken(f"The token's claims are not valid: {exc}") from exc
     except JOSEError as exc:
         raise InvalidToken("The token's signature is not valid.") from exc

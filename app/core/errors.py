@@ -161,12 +161,39 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    raw = exc.errors()
+    about_body = any(tuple(err.get("loc", ()))[:1] == ("body",) for err in raw)
+    content_type = request.headers.get("content-type", "")
+    if about_body and content_type and not _is_json(content_type) and "form" not in content_type:
+        # A JSON body sent as something else: the media type is wrong, not the fields.
+        return problem_response(
+            request.url.path,
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"The body must be `application/json`, not `{content_type.split(';')[0]}`.",
+            request_id=_request_id(request),
+        )
+    if any(err.get("type") == "json_invalid" for err in raw):
+        return problem_response(
+            request.url.path,
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "The request body is not well-formed JSON.",
+            request_id=_request_id(request),
+        )
     errors = [
         # The failing value itself is left out: it may be a password or an identity code.
         FieldError(field=_field_path(err.get("loc", ())), message=err["msg"], type=err["type"])
-        for err in exc.errors()
+        for err in raw
     ]
     fields = ", ".join(sorted({e.field for e in errors}))
     return problem_response(

@@ -19,6 +19,8 @@ log = get_logger("app.request")
 _request_logger = logging.getLogger("app.request")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Answers that hold no personal data and may be cached (everything else under /v1 is no-store).
+PUBLIC_PATHS = frozenset({"/v1/register-description", "/v1/disclosures/checkpoints/latest"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -54,6 +56,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         if correlation_id:
             structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        private = scope["path"].startswith("/v1/") and scope["path"] not in PUBLIC_PATHS
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -65,6 +68,10 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if private and not any(name == b"cache-control" for name, _ in headers):
+                    # Personal data and tokens are never kept by a browser or a proxy.
+                    headers.append((b"cache-control", b"no-store"))
                 if correlation_id:
                     headers.append((b"x-correlation-id", correlation_id.encode()))
                 message = {**message, "headers": headers}

@@ -2,8 +2,9 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,7 +55,8 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Base URL the service is reached at; the token issuer (iss).",
+        description="Base URL the service is reached at; the token issuer (iss). Default: "
+        "http://<host>:<port>, so that REGISTRY_PORT alone moves the issuer too.",
     )
     forwarded_allow_ips: str = Field(
         default="",
@@ -193,6 +195,12 @@ class Settings(BaseSettings):
         default="https://www.huutokaupat.com/rekisteriseloste",
         description="Where the register description (privacy notice) is published.",
     )
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_address(self) -> Self:
+        if "public_url" not in self.model_fields_set:
+            self.public_url = f"http://{self.host}:{self.port}"
+        return self
 
     @property
     def may_generate_keys(self) -> bool:

@@ -1,0 +1,86 @@
+"""HTTP as integrators expect it (part of the integrators' issue): malformed JSON is 400, a wrong
+media type 415, personal data never cached, one address setting for the issuer."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.core.settings import Settings
+from tests.conftest import Actors, bearer
+
+PROBLEM = "application/problem+json"
+
+
+class TestBodies:
+    async def test_malformed_json_is_400_and_a_wrong_media_type_415(
+        self, client: httpx.AsyncClient, actors: Actors
+    ) -> None:
+        _, token = await actors.user_with_token()
+        headers = bearer(token)
+        malformed = await client.post(
+            "/v1/users/me/requests",
+            content=b'{"type": "access"',
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert malformed.status_code == 400
+        assert malformed.headers["content-type"] == PROBLEM
+        assert malformed.json()["type"].endswith("/malformed-json")
+        wrong_type = await client.post(
+            "/v1/users/me/requests",
+            content=b'{"type": "access"}',
+            headers={**headers, "Content-Type": "text/plain"},
+        )
+        assert wrong_type.status_code == 415
+        assert wrong_type.json()["type"].endswith("/unsupported-media-type")
+        fine = await client.post("/v1/users/me/requests", json={"type": "access"}, headers=headers)
+        assert fine.status_code == 201
+
+
+class TestCaching:
+    async def test_personal_data_is_no_store_and_nosniff(
+        self, client: httpx.AsyncClient, actors: Actors
+    ) -> None:
+        _, token = await actors.user_with_token()
+        profile = await client.get("/v1/users/me", headers=bearer(token))
+        assert profile.headers["cache-control"] == "no-store"
+        assert profile.headers["x-content-type-options"] == "nosniff"
+        missing = await client.get("/v1/users/me")
+        assert missing.headers["cache-control"] == "no-store", "errors too"
+        public = await client.get("/v1/register-description")
+        assert "no-store" not in public.headers.get("cache-control", "")
+        assert public.headers["x-content-type-options"] == "nosniff"
+
+
+class TestOneAddress:
+    def test_the_issuer_follows_the_port_unless_the_public_url_is_set(self) -> None:
+        moved = Settings(port=8123, _env_file=None)  # type: ignore[call-arg]
+        assert moved.public_url == "http://127.0.0.1:8123"
+        pinned = Settings(port=8123, public_url="https://registry.example.fi", _env_file=None)  # type: ignore[call-arg]
+        assert pinned.public_url == "https://registry.example.fi"
+
+    async def test_a_token_of_another_issuer_says_which_issuer_is_expected(
+        self, client: httpx.AsyncClient, app
+    ) -> None:  # type: ignore[no-untyped-def]
+        import time
+        import uuid
+        from datetime import UTC, datetime
+
+        auth = app.state.auth
+        now = int(time.time())
+        token = auth.keys.signing_key(datetime.now(UTC)).sign(
+            {
+                "iss": "http://127.0.0.1:9999",
+                "aud": auth.settings.jwt_audience,
+                "sub": "dpo-x",
+                "iat": now,
+                "nbf": now,
+                "exp": now + 600,
+                "jti": uuid.uuid4().hex,
+                "scope": "users:read",
+                "client_id": "dpo-x",
+                "role": "dpo",
+            }
+        )
+        response = await client.get("/v1/users", headers=bearer(token))
+        assert response.status_code == 401
+        assert auth.issuer in response.json()["detail"]
