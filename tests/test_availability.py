@@ -53,7 +53,10 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=6,
 )
+TIMES = st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat())
+KEYS = st.one_of(TIMES, st.dates().map(str), st.uuids().map(str), st.integers(), JSON_VALUES)
 CURSORS = st.one_of(
+    st.lists(KEYS, min_size=1, max_size=2).map(lambda v: _b64(json.dumps(v).encode())),
     JSON_VALUES.map(lambda value: _b64(json.dumps(value).encode())),
     st.lists(JSON_VALUES, min_size=1, max_size=3).map(lambda v: _b64(json.dumps(v).encode())),
     st.binary(max_size=40).map(_b64),
@@ -70,6 +73,9 @@ SHAPED = [
     _b64(json.dumps([-1]).encode()),
     _b64(json.dumps([{"a": 1}, [2]]).encode()),
     _b64(json.dumps(["2026-13-45", str(uuid.uuid4())]).encode()),
+    _b64(json.dumps(["0001-01-01T00:00:00+14:00", 5]).encode()),
+    _b64(json.dumps(["9999-12-31T23:59:59-12:00", str(uuid.uuid4())]).encode()),
+    _b64(json.dumps(["0001-01-01", str(uuid.uuid4())]).encode()),
     PHONE_CURSOR,
 ]
 
@@ -112,7 +118,7 @@ class TestCursors:
             first = await client.get(endpoint, headers=dpo)
             assert first.status_code == 200, (endpoint, first.text)
         logged_before = len(CapturedLogs.lines)
-        for cursor in SHAPED + _examples(60):
+        for cursor in SHAPED + _examples(80):
             for endpoint in endpoints:
                 response = await client.get(endpoint, params={"cursor": cursor}, headers=dpo)
                 assert response.status_code in (200, 400, 422), (endpoint, cursor, response.text)
@@ -261,6 +267,18 @@ class TestEventProperties:
             assert reason in response.text
         assert await db.scalar(text("SELECT count(*) FROM events")) == 0
 
+    @pytest.mark.parametrize(
+        "when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1800-01-01T00:00:00Z"]
+    )
+    async def test_times_out_of_any_plausible_range_are_422(
+        self, client: httpx.AsyncClient, sender, when: str
+    ) -> None:  # type: ignore[no-untyped-def]
+        user_id, frontend, _ = sender
+        body = {"events": [{"user_id": str(user_id), "type": "bid.placed", "occurred_at": when}]}
+        response = await client.post("/v1/events", json=body, headers=frontend)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body.events.0.occurred_at"
+
     async def test_what_is_stored_reads_back_as_sent(
         self, client: httpx.AsyncClient, sender
     ) -> None:  # type: ignore[no-untyped-def]
@@ -304,6 +322,13 @@ def _registration(username: str) -> dict[str, str]:
 
 
 class TestRegistrationLimits:
+    def test_ipv4_mapped_addresses_count_as_their_ipv4_address(self) -> None:
+        from app.auth.addresses import address_block
+
+        assert address_block("::ffff:198.51.100.7") == "198.51.100.7"
+        assert address_block("::ffff:198.51.100.8") != address_block("::ffff:198.51.100.7")
+        assert address_block("2001:db8:1:2::1") == address_block("2001:db8:1:2::ffff")
+
     async def test_junk_from_one_address_does_not_block_anyone_else(
         self, client: httpx.AsyncClient, actors: Actors
     ) -> None:
@@ -398,6 +423,29 @@ class TestWebhookAddresses:
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == PROBLEM
         assert "webhook_url" in response.text
+
+    @pytest.mark.parametrize(
+        ("address", "allowed"),
+        [
+            ("64:ff9b::a9fe:a9fe", False),  # NAT64 to 169.254.169.254
+            ("2002:a9fe:a9fe::1", False),  # 6to4 of the metadata address
+            ("::7f00:1", False),  # IPv4-compatible 127.0.0.1
+            ("::ffff:10.0.0.1", False),
+            ("fec0::1", False),  # site-local
+            ("fd00:ec2::254", False),
+            ("2606:4700:4700::1111", True),
+            ("2002:5db8:d822::1", True),  # 6to4 of a public address
+            ("93.184.216.34", True),
+        ],
+    )
+    def test_addresses_that_hide_an_inside_one_are_refused(
+        self, address: str, allowed: bool
+    ) -> None:
+        import ipaddress
+
+        assert (
+            WebhookPolicy().may_connect(ipaddress.ip_address(address), plain_http=False) is allowed
+        )
 
     def test_an_allowed_network_may_use_http(self) -> None:
         policy = WebhookPolicy.from_cidrs(["10.0.0.0/8"])

@@ -265,7 +265,7 @@ class TestNoticeVersions:
         _, token = await actors.user_with_token()
         old = await client.post(
             "/v1/users/me/permissions",
-            json=decisions(("market_research", None, "prohibited"), version=1),
+            json=decisions(("market_research", "email", "granted"), version=1),
             headers=bearer(token),
         )
         assert old.status_code == 409
@@ -274,7 +274,7 @@ class TestNoticeVersions:
         assert "version 4" in old.json()["detail"]
         current = await client.post(
             "/v1/users/me/permissions",
-            json=decisions(("market_research", None, "prohibited"), version=4),
+            json=decisions(("market_research", "email", "granted"), version=4),
             headers=bearer(token),
         )
         assert current.status_code == 201
@@ -602,13 +602,30 @@ class TestRestriction:
 
 
 class TestFrontendRelay:
-    async def test_only_at_sign_up_within_ten_minutes(
+    async def test_only_at_sign_up_within_ten_minutes_for_a_user_it_registered(
         self, client: httpx.AsyncClient, actors: Actors, db: AsyncSession
     ) -> None:
         """Defect: a frontend client token could record `granted` with source `sign_up_form`
         for any existing user at any time."""
         frontend = bearer(await actors.client_token("frontend"))
-        fresh = await actors.user()
+        other_frontend = bearer(await actors.client_token("frontend"))
+
+        async def register(headers: dict[str, str]) -> str:
+            response = await client.post(
+                "/v1/users",
+                json={
+                    "kind": "private",
+                    "username": f"new-{uuid.uuid4().hex[:8]}",
+                    "password": "pitkä salasana 123",
+                    "first_name": "Uusi",
+                    "last_name": "Asiakas",
+                },
+                headers=headers,
+            )
+            assert response.status_code == 201, response.text
+            return str(response.json()["id"])
+
+        fresh = await register(frontend)
         at_sign_up = await client.post(
             f"/v1/users/{fresh}/permissions",
             json=decisions(("direct_marketing", "email", "granted"), source="sign_up_form"),
@@ -621,10 +638,16 @@ class TestFrontendRelay:
             headers=frontend,
         )
         assert elsewhere.status_code == 403
-        old = await actors.user()
+        not_its_own = await client.post(
+            f"/v1/users/{fresh}/permissions",
+            json=decisions(("direct_marketing", "sms", "granted"), source="sign_up_form"),
+            headers=other_frontend,
+        )
+        assert not_its_own.status_code == 403, "another client did not register this user"
+        old = await register(frontend)
         await db.execute(
             update(User)
-            .where(User.id == old)
+            .where(User.id == uuid.UUID(old))
             .values(created_at=datetime.now(UTC) - timedelta(minutes=11))
         )
         late = await client.post(
@@ -635,8 +658,166 @@ class TestFrontendRelay:
         assert late.status_code == 403
         assert late.json()["type"].endswith("/decision-window-closed")
         assert (
-            await db.scalars(select(ConsentState).where(ConsentState.user_id == old))
+            await db.scalars(select(ConsentState).where(ConsentState.user_id == uuid.UUID(old)))
         ).all() == []
+
+
+# Found in review: the ways around the rules above ---------------------------------------------------
+
+
+class TestWaysAround:
+    async def test_a_restricted_user_is_not_found_by_identity_code_either(
+        self, client: httpx.AsyncClient, actors: Actors, dpo, staff
+    ) -> None:  # type: ignore[no-untyped-def]
+        user_id, token = await actors.user_with_token()
+        stored = await client.put(
+            f"/v1/users/{user_id}/identity-code",
+            json={"identity_code": "131052-308T", "method": "bank_id"},
+            headers=staff,
+        )
+        assert stored.status_code in (200, 201), stored.text
+        made = await client.post(
+            "/v1/users/me/requests", json={"type": "restriction"}, headers=bearer(token)
+        )
+        await client.post(f"/v1/requests/{made.json()['id']}/complete", json={}, headers=dpo)
+        search = {"identity_code": "131052-308T"}
+        refused = await client.post("/v1/users/search", json=search, headers=staff)
+        assert refused.status_code == 409
+        assert refused.json()["type"].endswith("/processing-restricted")
+        assert (await client.post("/v1/users/search", json=search, headers=dpo)).status_code == 200
+        on_behalf = await client.post(
+            f"/v1/users/{user_id}/requests",
+            json={"type": "access", "channel": "phone"},
+            headers=staff,
+        )
+        assert on_behalf.status_code == 201, "the person's rights go on"
+
+    async def test_a_marketing_purpose_cannot_opt_out_of_being_direct_marketing(
+        self, client: httpx.AsyncClient, dpo
+    ) -> None:  # type: ignore[no-untyped-def]
+        response = await client.post(
+            "/v1/purposes",
+            json={
+                "code": "sneaky_offers",
+                "name_en": "Offers",
+                "category": "marketing",
+                "direct_marketing": False,
+                "legal_basis": "legitimate_interest",
+                "channels": ["email", "sms"],
+                "dpv_purpose": "dpv:DirectMarketing",
+                "notice": {
+                    "fi": "Tarjouksia sinulle.",
+                    "sv": "Erbjudanden.",
+                    "en": "Offers to you.",
+                },
+            },
+            headers=dpo,
+        )
+        assert response.status_code == 422
+        assert response.json()["type"].endswith("/invalid-purpose-change")
+
+    async def test_withdrawing_and_objecting_need_no_current_notice(
+        self, client: httpx.AsyncClient, actors: Actors, dpo
+    ) -> None:  # type: ignore[no-untyped-def]
+        _, token = await actors.user_with_token()
+        await client.post(
+            "/v1/users/me/permissions",
+            json=decisions(("analytics", None, "granted")),
+            headers=bearer(token),
+        )
+        await client.patch(
+            "/v1/purposes/analytics",
+            json={
+                "notice": {
+                    "fi": "Analytiikka, uusi teksti.",
+                    "sv": "Analys, ny text.",
+                    "en": "Analytics, a new text.",
+                },
+                "material": False,
+            },
+            headers=dpo,
+        )
+        for decision in ("withdrawn", "prohibited"):
+            response = await client.post(
+                "/v1/users/me/permissions",
+                json=decisions(("analytics", None, decision), version=1),
+                headers=bearer(token),
+            )
+            assert response.status_code == 201, (decision, response.text)
+
+    async def test_an_outdated_grant_counts_as_no_decision_not_less(
+        self, client: httpx.AsyncClient, actors: Actors, dpo
+    ) -> None:  # type: ignore[no-untyped-def]
+        _, token = await actors.user_with_token()
+        await client.post(
+            "/v1/users/me/permissions",
+            json=decisions(("direct_marketing", "phone", "granted")),
+            headers=bearer(token),
+        )
+        await client.patch(
+            "/v1/purposes/direct_marketing",
+            json={
+                "notice": {
+                    "fi": "Suoramarkkinointi, uusi teksti.",
+                    "sv": "Direktmarknadsföring, ny text.",
+                    "en": "Direct marketing, a new text.",
+                },
+                "material": True,
+            },
+            headers=dpo,
+        )
+        items = (await client.get("/v1/users/me/permissions", headers=bearer(token))).json()[
+            "items"
+        ]
+        phone = next(
+            p for p in items if p["purpose"] == "direct_marketing" and p["channel"] == "phone"
+        )
+        assert phone["allowed"] is True, "phone marketing is allowed unless prohibited anyway"
+
+
+async def test_objections_stored_before_the_taxonomy_cover_the_group_companies(
+    fresh_database,
+) -> None:  # type: ignore[no-untyped-def]
+    """The migration that brought the taxonomy extends each person's existing objection to
+    direct marketing to every direct-marketing purpose."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.db import migrate
+
+    url = await fresh_database()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await migrate.upgrade(connection, "0006_least_privilege")
+            user_id = await connection.scalar(
+                text("INSERT INTO users (kind) VALUES ('private') RETURNING id")
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO consent_states (user_id, purpose_code, channel, decision, "
+                    "record_id, purpose_version, decided_at) VALUES "
+                    "(:u, 'direct_marketing', '*', 'prohibited', 7, 1, now()), "
+                    "(:u, 'group_direct_marketing', '*', 'allowed', 5, 1, now())"
+                ),
+                {"u": user_id},
+            )
+        async with engine.begin() as connection:
+            await migrate.upgrade(connection)
+            rows = await connection.execute(
+                text(
+                    "SELECT purpose_code, decision FROM consent_states WHERE user_id = :u "
+                    "ORDER BY purpose_code"
+                ),
+                {"u": user_id},
+            )
+            states = {code: decision for code, decision in rows}
+    finally:
+        await engine.dispose()
+    assert states == {
+        "direct_marketing": "prohibited",
+        "distance_selling": "prohibited",
+        "group_direct_marketing": "prohibited",
+    }
 
 
 # The domain facts the rules rely on ----------------------------------------------------------------

@@ -178,17 +178,25 @@ class ProcessingRestricted(AppError):
 
 # While a user is restricted (Art. 18(2)), their data is only stored. The person may still read
 # it and use their rights (requests, withdrawals, objections); the DPO may read it to answer the
-# person's requests and lift the restriction; nobody else may read or change it.
+# person's requests and lift the restriction; anyone who may file a request on the person's
+# behalf still may; nobody else may read or change their data.
 _PERSON_MAY_WRITE = ("/requests", "/permissions")
 _DPO_MAY_WRITE = ("/requests", "/restriction")
+
+
+def may_read_restricted(principal: Principal) -> bool:
+    """The DPO's request handling (a client with `requests:manage`)."""
+    return "requests:manage" in principal.scopes and not principal.is_user
 
 
 def restriction_allows(principal: Principal, target: uuid.UUID | None, request: Request) -> bool:
     reading = request.method in ("GET", "HEAD")
     path = request.url.path
+    if request.method == "POST" and path.endswith("/requests"):
+        return True  # exercising the person's rights (the route checks the scope)
     if principal.user_id is not None and principal.user_id == target:
         return reading or path.endswith(_PERSON_MAY_WRITE)
-    if "requests:manage" in principal.scopes and not principal.is_user:
+    if may_read_restricted(principal):
         return reading or path.endswith(_DPO_MAY_WRITE)
     return False
 

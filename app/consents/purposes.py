@@ -165,9 +165,12 @@ async def create_purpose(
     if await session.get(Purpose, body.code) is not None:
         raise PurposeExists(f"Purpose `{body.code}` exists; change it with PATCH.")
     channels: list[str] = sorted(set(body.channels))
-    direct_marketing = (
-        body.category == "marketing" if body.direct_marketing is None else body.direct_marketing
-    )
+    if body.category == "marketing" and body.direct_marketing is False:
+        raise InvalidPurposeChange(
+            "A marketing purpose is direct marketing (Art. 21(2)): its opt-in rules and every "
+            "objection apply to it."
+        )
+    direct_marketing = body.category == "marketing" or bool(body.direct_marketing)
     _check_basis(
         PurposeRule(
             code=body.code,

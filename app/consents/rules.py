@@ -98,15 +98,27 @@ def effective_permission(
         decision = purpose_decision
     else:
         decision = channel_decision
+    outdated = (
+        decision == "granted"
+        and decision_version is not None
+        and decision_version < purpose.material_version
+    )
+    if outdated:
+        # Consent to a notice since changed materially counts for nothing: what the law allows
+        # without it still applies, what needs it waits for a new decision.
+        decision = None
     if decision == "granted":
-        if decision_version is not None and decision_version < purpose.material_version:
-            return Permission(False, "reconsent_required")
         return Permission(True, "explicit_consent")
     if decision == "withdrawn":
         return Permission(False, "consent_withdrawn")
     # 5. Defaults, when the person decided nothing (or only lifted a prohibition).
     lifted = decision == "allowed"
     electronic_marketing = purpose.direct_marketing and channel in ELECTRONIC
+    needs_consent = (electronic_marketing and subject.kind == "private") or (
+        purpose.legal_basis == "consent"
+    )
+    if needs_consent and outdated:
+        return Permission(False, "reconsent_required")
     if electronic_marketing and subject.kind == "private":
         if purpose.group_companies:
             return Permission(False, "group_company_requires_own_grant")

@@ -103,19 +103,39 @@ def _check_decision(purpose: Any, channel: str | None, decision: str, version: i
             f"Purpose `{purpose.code}` has no notice version {version} "
             f"(newest: {purpose.current_version})."
         )
-    if version < purpose.current_version:
-        # Art. 7(1) and 13: the person decided on a notice that is no longer the one in force.
+    if version < purpose.current_version and decision in ("granted", "allowed"):
+        # Art. 7(1) and 13: a consent given on a notice no longer in force. Withdrawing and
+        # objecting need no notice (Art. 7(3), 21(3)): they are taken whatever version is named.
         raise OutdatedNotice(
             f"The current notice of `{purpose.code}` is version {purpose.current_version}; "
             f"show it and send notice_version {purpose.current_version}."
         )
 
 
-def _check_relay(principal: Principal, user: Any, body: DecisionsIn, now: datetime) -> None:
-    """A frontend client token relays decisions only at sign-up (see SIGN_UP_WINDOW)."""
+_REGISTERED_BY = (
+    "SELECT EXISTS (SELECT 1 FROM user_changes WHERE user_id = $1 AND category = 'basic_data' "
+    "AND action = 'created' AND actor = $2)"
+)
+
+
+async def _check_relay(
+    connection: Any,
+    principal: Principal,
+    user_id: uuid.UUID,
+    user: Any,
+    body: DecisionsIn,
+    now: datetime,
+) -> None:
+    """A frontend client token relays decisions only at sign-up (see SIGN_UP_WINDOW), for a
+    user that this same client registered."""
     if principal.role != "frontend" or principal.is_user:
         return
-    if body.source != "sign_up_form" or now - user["created_at"] > SIGN_UP_WINDOW:
+    registered_here = body.source == "sign_up_form" and now - user["created_at"] <= SIGN_UP_WINDOW
+    if registered_here:
+        registered_here = bool(
+            await connection.fetchval(_REGISTERED_BY, user_id, principal.actor())
+        )
+    if not registered_here:
         raise DecisionWindowClosed(
             "The frontend's client may record decisions only from the sign-up form, within "
             f"{int(SIGN_UP_WINDOW.total_seconds() // 60)} minutes of the registration; later "
@@ -213,7 +233,7 @@ async def record_decisions(
         # A closed account can still withdraw and object (as easy as giving), never grant.
         raise AccountNotActive(f"The account is {user['status']}; it can only withdraw or object.")
     now = datetime.now(UTC)
-    _check_relay(principal, user, body, now)
+    await _check_relay(connection, principal, user_id, user, body, now)
     purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(_PURPOSES)}
     for item in body.decisions:
         purpose = purposes.get(item.purpose)

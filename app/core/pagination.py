@@ -17,13 +17,27 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from app.core.errors import AppError
 
+
+def _plausible(moment: Any) -> Any:
+    if not 1900 <= moment.year <= 2200:
+        raise ValueError("out of range")
+    return moment
+
+
 # The types a cursor's keys may have; each is checked in strict JSON form.
-CursorTime = AwareDatetime
-CursorDate = dt.date
+CursorTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
+CursorDate = Annotated[dt.date, AfterValidator(_plausible)]
 CursorId = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
 CursorUuid = uuid.UUID
 

@@ -35,6 +35,21 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _NAT64) or address in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 class WebhookAddressRefused(ValueError):
     """A webhook address this service will not call."""
 
@@ -57,8 +72,14 @@ class WebhookPolicy:
             return True
         if plain_http:
             return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv6Address):
+            embedded = _embedded_ipv4(address)
+            if embedded is not None:
+                # ::ffff:a.b.c.d, NAT64, 6to4 and IPv4-compatible addresses reach the IPv4
+                # address inside them: it is what must be public.
+                address = embedded
+            elif address not in GLOBAL_UNICAST_V6:
+                return False  # site-local fec0::/10 and everything outside 2000::/3
         # is_global excludes loopback, private, link-local (169.254.169.254, the metadata
         # service), shared (100.64/10), documentation and reserved ranges.
         return address.is_global and not address.is_multicast

@@ -19,6 +19,13 @@ MAX_PROPERTIES_DEPTH = 8
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")]
 
 
+def _plausible_time(moment: datetime) -> datetime:
+    # Beyond these, converting to UTC can overflow Python's datetime.
+    if not 1900 <= moment.year <= 2200:
+        raise ValueError("must be between the years 1900 and 2200")
+    return moment
+
+
 def _storable_text(text: str) -> None:
     # Postgres's jsonb refuses \u0000, and a lone surrogate is no UTF-8 at all.
     if "\x00" in text:
@@ -59,7 +66,9 @@ class EventIn(BaseModel):
 
     user_id: uuid.UUID = Field(description="Whose event it is.")
     type: EventType = Field(description="What happened, e.g. `bid.placed`, `page.view`.")
-    occurred_at: AwareDatetime = Field(description="When, with a time zone.")
+    occurred_at: Annotated[AwareDatetime, AfterValidator(_plausible_time)] = Field(
+        description="When, with a time zone (years 1900 to 2200)."
+    )
     source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = Field(
         default="web", description="Where it was seen: `web`, `app`, `backend`..."
     )

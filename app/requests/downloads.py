@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.core.errors import AppError
+from app.core.errors import AppError, problem_response
 from app.core.logging import get_logger
 
 log = get_logger("app.requests.downloads")
@@ -67,7 +67,8 @@ class ExportDownload(Response):
         self,
         produce: Callable[[], AsyncIterator[bytes]],
         *,
-        release: Callable[[], None],
+        slots: ExportSlots,
+        user_id: uuid.UUID,
         media_type: str,
         filename: str,
     ) -> None:
@@ -78,9 +79,32 @@ class ExportDownload(Response):
         # Streamed: the length is not known beforehand (chunked transfer).
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.produce = produce
-        self.release = release
+        self.slots = slots
+        self.user_id = user_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The slot is taken here, once the request's transaction has committed: an export that
+        # never starts never holds one.
+        try:
+            release = self.slots.acquire(self.user_id)
+        except AppError as busy:
+            refusal = problem_response(
+                scope["path"],
+                busy.status,
+                busy.type,
+                busy.title,
+                busy.detail,
+                headers=busy.headers,
+                request_id=scope.get("state", {}).get("request_id"),
+            )
+            await refusal(scope, receive, send)
+            return
+        try:
+            await self._stream(scope, receive, send)
+        finally:
+            release()
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
 
         async def watch() -> None:
@@ -119,7 +143,4 @@ class ExportDownload(Response):
                 await chunks.aclose()  # type: ignore[attr-defined]
             except Exception as exc:
                 # A connection left unusable by the interrupted read is discarded by the pool.
-                log.info(
-                    "export_connection_discarded", error=type(exc).__name__, detail=str(exc)[:300]
-                )
-            self.release()
+                log.info("export_connection_discarded", error=type(exc).__name__)

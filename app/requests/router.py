@@ -194,7 +194,6 @@ async def export_user(
         include_own=True,
     )
     settings = request.app.state.settings
-    release = request.app.state.export_slots.acquire(user_id)
     arguments = (
         get_export_database(request),
         settings,
@@ -205,7 +204,8 @@ async def export_user(
     producer = export.zip_chunks if format == "zip" else export.json_chunks
     return ExportDownload(
         lambda: producer(*arguments, **options),  # type: ignore[arg-type]
-        release=release,
+        slots=request.app.state.export_slots,
+        user_id=user_id,
         media_type="application/zip" if format == "zip" else "application/json",
         filename=f"export-{user_id.hex[:8]}.{format}",
     )

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.dependencies import Principal
+from app.auth.dependencies import Principal, ProcessingRestricted, may_read_restricted
 from app.core.secrets import load_or_create_secret
 from app.core.settings import Settings
 from app.core.validators import mask_identity_code
@@ -118,6 +118,12 @@ async def find_by_identity_code(
     ).scalar_one_or_none()
     if user_id is None:
         return []
+    restricted = await session.scalar(select(User.restricted_at).where(User.id == user_id))
+    if restricted is not None and not may_read_restricted(principal):
+        raise ProcessingRestricted(
+            "This user's data is restricted (GDPR Art. 18): only the data protection officer's "
+            "handling of the person's requests may read it."
+        )
     await audit.log_access(
         session,
         principal,

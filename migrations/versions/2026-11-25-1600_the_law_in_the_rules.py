@@ -49,6 +49,28 @@ def upgrade() -> None:
         "purposes", sa.Column("material_version", sa.Integer(), server_default="1", nullable=False)
     )
     op.execute("UPDATE purposes SET direct_marketing = (category = 'marketing')")
+    # An objection to direct marketing covers every direct-marketing purpose (Art. 21(2)-(3)).
+    # Objections stored before this revision covered one purpose: each person's newest one now
+    # covers them all, as a newer decision than anything it overrides.
+    op.execute(
+        """
+        INSERT INTO consent_states
+            (user_id, purpose_code, channel, decision, record_id, purpose_version, decided_at)
+        SELECT o.user_id, p.code, '*', 'prohibited', o.record_id, p.current_version, o.decided_at
+        FROM (
+            SELECT DISTINCT ON (s.user_id) s.user_id, s.record_id, s.decided_at
+            FROM consent_states s JOIN purposes dm ON dm.code = s.purpose_code
+            WHERE dm.direct_marketing AND s.channel = '*' AND s.decision = 'prohibited'
+            ORDER BY s.user_id, s.record_id DESC
+        ) o
+        CROSS JOIN purposes p
+        WHERE p.direct_marketing
+        ON CONFLICT (user_id, purpose_code, channel) DO UPDATE
+        SET decision = 'prohibited', record_id = EXCLUDED.record_id,
+            decided_at = EXCLUDED.decided_at
+        WHERE consent_states.record_id < EXCLUDED.record_id
+        """
+    )
     for code, (name_fi, name_sv) in NAMES.items():
         op.execute(
             sa.text(
