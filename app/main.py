@@ -19,7 +19,7 @@ from app.consents.router import router as consents_router
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.core.openapi import install_openapi
+from app.core.openapi import install_openapi, operation_id
 from app.core.secrets import KeyedHasher, service_secret
 from app.core.settings import Settings, get_settings
 from app.core.validators import IdentityCodePolicy
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.database = database

@@ -4,8 +4,6 @@ checkpoints, external disclosures, and Art. 19 notifications."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import uuid
 
@@ -14,6 +12,7 @@ import pytest
 from jose import jwt
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from standardwebhooks import Webhook
 
 from app.audit import chain
 from app.audit.models import AccessLogEntry, DisclosureLogEntry
@@ -472,16 +471,85 @@ class TestArt19Notifications:
             await db.execute(text("UPDATE notifications SET next_attempt_at = now()"))
             assert await notifications.deliver_due(database, app.state.auth.hasher, http) == 1
         request = received[-1]
-        timestamp = request.headers["x-registry-timestamp"]
-        expected = hmac.new(
-            str(secret).encode(), timestamp.encode() + b"." + request.content, hashlib.sha256
-        ).hexdigest()
-        assert request.headers["x-registry-signature"] == f"sha256={expected}"
+        # Standard Webhooks, checked by a library someone else wrote.
+        assert str(secret).startswith("whsec_")
+        verified = Webhook(str(secret)).verify(request.content, dict(request.headers))
+        assert verified["event"] == "rectification"
+        assert request.headers["webhook-id"] == received[0].headers["webhook-id"], (
+            "the same id on every attempt"
+        )
         assert json.loads(request.content)["user_id"] == str(user_id)
         assert "Uusinimi" not in request.content.decode(), "names of fields, never the values"
         listed = (await client.get("/v1/users/me/notifications", headers=bearer(user_token))).json()
         assert listed["items"][0]["sent_at"] is not None
         assert listed["items"][0]["attempts"] == 2
+
+    async def _one_queued(
+        self, client: httpx.AsyncClient, actors: Actors
+    ) -> tuple[uuid.UUID, str, str]:
+        token, recipient_id, secret = await actors.partner_token(
+            webhook_url="https://hooks.example.fi/registry"
+        )
+        user_id, user_token = await actors.user_with_token()
+        await client.post(
+            "/v1/disclosures",
+            json={"purpose": MARKETING, "categories": ["name"], "user_ids": [str(user_id)]},
+            headers=bearer(token),
+        )
+        await client.patch("/v1/users/me", json={"last_name": "Toinen"}, headers=bearer(user_token))
+        return recipient_id, str(secret), user_token
+
+    async def test_a_rotated_secret_signs_alongside_the_old_one_for_a_day(
+        self, client: httpx.AsyncClient, actors: Actors, app, database
+    ) -> None:  # type: ignore[no-untyped-def]
+        recipient_id, old_secret, _ = await self._one_queued(client, actors)
+        dpo = bearer(await actors.client_token("dpo"))
+        rotated = await client.post(f"/v1/recipients/{recipient_id}/webhook-secret", headers=dpo)
+        assert rotated.status_code == 201
+        new_secret = rotated.json()["webhook_secret"]
+        assert new_secret.startswith("whsec_") and new_secret != old_secret
+        assert rotated.json()["previous_secret_valid_until"] is not None
+        received: list[httpx.Request] = []
+
+        def webhook(request: httpx.Request) -> httpx.Response:
+            received.append(request)
+            return httpx.Response(204)
+
+        async with httpx.AsyncClient(transport=httpx.MockTransport(webhook)) as http:
+            assert await notifications.deliver_due(database, app.state.auth.hasher, http) == 1
+        [request] = received
+        assert len(request.headers["webhook-signature"].split(" ")) == 2
+        for secret in (old_secret, new_secret):
+            Webhook(secret).verify(request.content, dict(request.headers))
+
+    async def test_a_410_disables_the_endpoint_until_its_address_changes(
+        self, client: httpx.AsyncClient, actors: Actors, app, database, db: AsyncSession
+    ) -> None:  # type: ignore[no-untyped-def]
+        recipient_id, _, user_token = await self._one_queued(client, actors)
+        calls: list[httpx.Request] = []
+
+        def gone(request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            return httpx.Response(410)
+
+        async with httpx.AsyncClient(transport=httpx.MockTransport(gone)) as http:
+            assert await notifications.deliver_due(database, app.state.auth.hasher, http) == 0
+            await client.patch(
+                "/v1/users/me", json={"last_name": "Kolmas"}, headers=bearer(user_token)
+            )
+            assert await notifications.deliver_due(database, app.state.auth.hasher, http) == 0
+        assert len(calls) == 1, "nothing more is sent to an endpoint that is gone"
+        dpo = bearer(await actors.client_token("dpo"))
+        read = (await client.get(f"/v1/recipients/{recipient_id}", headers=dpo)).json()
+        assert read["webhook_disabled_at"] is not None
+        failed = (await db.scalars(select(Notification.last_error))).all()
+        assert sorted(failed) == ["HTTP 410", "webhook disabled (HTTP 410)"]
+        moved = await client.patch(
+            f"/v1/recipients/{recipient_id}",
+            json={"webhook_url": "https://hooks.example.fi/v2"},
+            headers=dpo,
+        )
+        assert moved.json()["webhook_disabled_at"] is None
 
     async def test_no_recipients_no_notifications(
         self, client: httpx.AsyncClient, actors: Actors, db: AsyncSession

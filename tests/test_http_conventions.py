@@ -84,3 +84,15 @@ class TestOneAddress:
         response = await client.get("/v1/users", headers=bearer(token))
         assert response.status_code == 401
         assert auth.issuer in response.json()["detail"]
+
+
+def test_operation_ids_are_readable_and_unique() -> None:
+    import re
+
+    from app.main import create_app
+
+    spec = create_app().openapi()
+    ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i) for i in ids), ids
+    assert {"readUser", "recordDecisions", "exportUser", "issueToken"} <= set(ids)

@@ -60,7 +60,7 @@ def _client_credentials(
     response_model=TokenResponse,
     responses={**OAUTH_ERRORS, **problem_responses(429)},
 )
-async def token(
+async def issue_token(
     request: Request,
     session: Session,
     grant_type: Annotated[
@@ -117,7 +117,7 @@ async def token(
 
 
 @router.post("/v1/auth/revoke", responses=OAUTH_ERRORS, response_class=Response)
-async def revoke(
+async def revoke_token(
     request: Request,
     session: Session,
     token: Annotated[str | None, Form(description="The access or refresh token.")] = None,
@@ -142,7 +142,7 @@ async def revoke(
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks, tags=["auth"])
-async def jwks(request: Request, response: Response) -> Jwks:
+async def get_jwks(request: Request, response: Response) -> Jwks:
     """The public keys that verify access tokens (RFC 7517)."""
     auth: service.AuthContext = request.app.state.auth
     auth.keys.reload_if_stale()
@@ -151,7 +151,7 @@ async def jwks(request: Request, response: Response) -> Jwks:
 
 
 @router.get("/.well-known/oauth-authorization-server", response_model=ServerMetadata)
-async def metadata(request: Request) -> ServerMetadata:
+async def get_server_metadata(request: Request) -> ServerMetadata:
     """Authorization server metadata (RFC 8414)."""
     auth: service.AuthContext = request.app.state.auth
     base = auth.issuer

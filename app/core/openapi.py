@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
@@ -30,10 +31,17 @@ def _document_common_errors(path: str, operation: dict[str, Any]) -> None:
     if parameters or "requestBody" in operation:
         wanted |= {"400", "422"}
     if "requestBody" in operation:
-        wanted.add("413")
+        wanted |= {"413", "415"}
     for status in sorted(wanted - set(responses)):
         responses[status] = {"description": HTTPStatus(int(status)).phrase}
         _problem_content(responses[status])
+
+
+def operation_id(route: APIRoute) -> str:
+    """Every operation's id is its endpoint function's name in camelCase (`readUser`,
+    `recordDecisions`, `exportUser`): what generated clients name their methods after."""
+    head, *rest = route.name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -181,6 +181,12 @@ class Settings(BaseSettings):
     subject_notices_webhook_secret: SecretStr | None = Field(
         default=None, description="The HMAC-SHA256 key of those notices."
     )
+    webhook_secret_overlap_hours: int = Field(
+        default=24,
+        ge=0,
+        description="After a recipient's secret is rotated, deliveries are signed with the old "
+        "one too for this long.",
+    )
     webhook_allowed_networks: list[str] = Field(
         default_factory=list,
         description='JSON list of CIDRs (e.g. ["10.0.0.0/8"]) that webhooks may reach although '

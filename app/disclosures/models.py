@@ -48,6 +48,11 @@ class Recipient(Base):
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     # The webhook signing secret, encrypted (AES-GCM) under a key derived from the service secret.
     webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # While a secret is rotated, deliveries are signed with the previous one too, until then.
+    previous_webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_webhook_secret_until: Mapped[datetime | None]
+    # Set when the endpoint answered 410 Gone: nothing is sent to it until its address changes.
+    webhook_disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

@@ -25,7 +25,7 @@ from app.db import raw
 from app.db.session import Database
 from app.disclosures.models import Notification, Recipient
 from app.disclosures.schemas import NotificationList, NotificationRead
-from app.disclosures.service import open_webhook_secret
+from app.disclosures.service import signing_secrets
 from app.disclosures.webhooks import (
     MAX_ATTEMPTS,
     WebhookClients,
@@ -145,7 +145,8 @@ class Deliveries:
                 recipient = await session.get(Recipient, recipient_id)
                 if recipient is None:
                     return sent
-                url, sealed = recipient.webhook_url, recipient.webhook_secret
+                url, signing = recipient.webhook_url, signing_secrets(self.hasher, recipient)
+                disabled = recipient.webhook_disabled_at is not None
                 connection = await raw.driver(session)
                 row = await connection.fetchrow(_CLAIM, recipient_id, LEASE)
             if row is None:
@@ -154,18 +155,32 @@ class Deliveries:
             if isinstance(payload, str | bytes):
                 payload = json.loads(payload)
             claimed = Claimed(row["id"], row["attempts"], payload)
-            if not url or not sealed:
+            if not url or not signing:
                 await self._record(claimed, error="no webhook configured", final=True)
                 continue
-            error = await self._send(claimed, url, open_webhook_secret(self.hasher, sealed))
+            if disabled:
+                await self._record(claimed, error="webhook disabled (HTTP 410)", final=True)
+                continue
+            body = {**claimed.payload, "notification_id": claimed.id}
+            error = await post_signed(
+                self._client(url), url, signing, f"notification-{claimed.id}", body
+            )
             if error is None:
                 sent += 1
-            await self._record(claimed, error=error, final=False)
+            elif error == "HTTP 410":
+                # Standard Webhooks: the endpoint is gone. Nothing more is sent to it until the
+                # DPO gives the recipient an address again.
+                await self._disable(recipient_id)
+            await self._record(claimed, error=error, final=error == "HTTP 410")
         return sent
 
-    async def _send(self, claimed: Claimed, url: str, secret: str) -> str | None:
-        payload = {**claimed.payload, "notification_id": claimed.id}
-        return await post_signed(self._client(url), url, secret, claimed.id, payload)
+    async def _disable(self, recipient_id: uuid.UUID) -> None:
+        async with self.database.session() as session, session.begin():
+            await session.execute(
+                update(Recipient)
+                .where(Recipient.id == recipient_id)
+                .values(webhook_disabled_at=datetime.now(UTC))
+            )
 
     async def _record(self, claimed: Claimed, *, error: str | None, final: bool) -> None:
         values = outcome(error, MAX_ATTEMPTS if final else claimed.attempts)

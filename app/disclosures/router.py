@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
@@ -26,6 +26,7 @@ from app.disclosures.schemas import (
     RecipientUpdate,
     ReleaseRequest,
     ReleaseResult,
+    WebhookSecretRotated,
 )
 
 router = APIRouter(tags=["disclosures"])
@@ -87,6 +88,27 @@ async def update_recipient(
     """Change a recipient (scope `recipients:write`)."""
     return await service.update_recipient(
         session, request.app.state.auth.hasher, recipient_id, body, request.app.state.webhook_policy
+    )
+
+
+@router.post(
+    "/v1/recipients/{recipient_id}/webhook-secret",
+    response_model=WebhookSecretRotated,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404),
+)
+async def rotate_webhook_secret(
+    recipient_id: uuid.UUID, caller: RecipientAdmin, session: Session, request: Request
+) -> WebhookSecretRotated:
+    """Give the recipient a new Standard Webhooks signing secret, shown once; for a day (or
+    `REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS`) deliveries are signed with the old one too (scope
+    `recipients:write`)."""
+    settings = request.app.state.settings
+    return await service.rotate_webhook_secret(
+        session,
+        request.app.state.auth.hasher,
+        recipient_id,
+        timedelta(hours=settings.webhook_secret_overlap_hours),
     )
 
 

@@ -71,13 +71,28 @@ class RecipientRead(BaseModel):
     contact_email: str | None = Field(description="Contact e-mail.")
     contact_phone: str | None = Field(description="Contact phone.")
     webhook_url: str | None = Field(description="Notification address.")
+    webhook_disabled_at: datetime | None = Field(
+        default=None,
+        description="When the endpoint answered 410 Gone; nothing is sent until the address "
+        "changes.",
+    )
     client_ids: list[str] = Field(description="Machine clients acting for it.")
     created_at: datetime = Field(description="When added.")
 
 
 class RecipientCreated(RecipientRead):
     webhook_secret: str | None = Field(
-        description="HMAC-SHA256 key of its notifications: shown this once, never again."
+        description="The Standard Webhooks signing secret (`whsec_...`) of its notifications: "
+        "shown this once, never again."
+    )
+
+
+class WebhookSecretRotated(BaseModel):
+    recipient_id: uuid.UUID = Field(description="The recipient.")
+    webhook_secret: str = Field(description="The new `whsec_...` secret: shown this once.")
+    previous_secret_valid_until: datetime | None = Field(
+        description="Until then deliveries carry a signature by the previous secret too, so the "
+        "receiver can switch without losing any."
     )
 
 

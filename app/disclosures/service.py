@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -35,8 +34,9 @@ from app.disclosures.schemas import (
     RecipientList,
     RecipientRead,
     RecipientUpdate,
+    WebhookSecretRotated,
 )
-from app.disclosures.webhooks import WebhookAddressRefused, WebhookPolicy
+from app.disclosures.webhooks import WebhookAddressRefused, WebhookPolicy, new_secret
 from app.users.models import User
 
 # The 27 EU member states and Iceland, Liechtenstein and Norway.
@@ -119,6 +119,40 @@ def open_webhook_secret(hasher: KeyedHasher, sealed: bytes) -> str:
     return _webhook_cipher(hasher).decrypt(sealed[:12], sealed[12:], b"webhook").decode()
 
 
+def signing_secrets(hasher: KeyedHasher, recipient: Recipient) -> list[str]:
+    """The secrets a delivery is signed with: the current one, and the previous one while a
+    rotation's overlap lasts (receivers verify with either)."""
+    found = []
+    if recipient.webhook_secret is not None:
+        found.append(open_webhook_secret(hasher, recipient.webhook_secret))
+    until = recipient.previous_webhook_secret_until
+    if recipient.previous_webhook_secret is not None and until and until > datetime.now(UTC):
+        found.append(open_webhook_secret(hasher, recipient.previous_webhook_secret))
+    return found
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, hasher: KeyedHasher, recipient_id: uuid.UUID, overlap: timedelta
+) -> WebhookSecretRotated:
+    """A new signing secret, shown once; the old one keeps signing too for ``overlap``."""
+    recipient = await get_recipient(session, recipient_id)
+    secret = new_secret()
+    until = datetime.now(UTC) + overlap if recipient.webhook_secret is not None else None
+    await session.execute(
+        update(Recipient)
+        .where(Recipient.id == recipient_id)
+        .values(
+            webhook_secret=seal_webhook_secret(hasher, secret),
+            previous_webhook_secret=recipient.webhook_secret,
+            previous_webhook_secret_until=until,
+            updated_at=func.now(),
+        )
+    )
+    return WebhookSecretRotated(
+        recipient_id=recipient_id, webhook_secret=secret, previous_secret_valid_until=until
+    )
+
+
 def _check_webhook_url(url: str | None, policy: WebhookPolicy | None) -> None:
     if url is None:
         return
@@ -181,6 +215,7 @@ async def _read(session: AsyncSession, recipient: Recipient) -> RecipientRead:
         contact_email=recipient.contact_email,
         contact_phone=recipient.contact_phone,
         webhook_url=recipient.webhook_url,
+        webhook_disabled_at=recipient.webhook_disabled_at,
         client_ids=list(clients),
         created_at=recipient.created_at,
     )
@@ -195,7 +230,7 @@ async def create_recipient(
     await _check_purposes(session, body.purposes)
     webhook_url = str(body.webhook_url) if body.webhook_url else None
     _check_webhook_url(webhook_url, policy)
-    secret = secrets.token_urlsafe(32) if webhook_url else None
+    secret = new_secret() if webhook_url else None
     recipient_id = (
         await session.execute(
             insert(Recipient)
@@ -255,7 +290,12 @@ async def update_recipient(
         values["webhook_url"] = str(values["webhook_url"]) if values["webhook_url"] else None
         _check_webhook_url(values["webhook_url"], policy)
         if values["webhook_url"] and recipient.webhook_secret is None:
-            raise InvalidRecipient("Add webhooks by creating the recipient anew, to get a secret.")
+            raise InvalidRecipient(
+                "The recipient has no signing secret: get one with POST "
+                f"/v1/recipients/{recipient_id}/webhook-secret first."
+            )
+        # A new address is a new endpoint: a 410 from the old one no longer holds.
+        values["webhook_disabled_at"] = None
     if values:
         await session.execute(
             update(Recipient)

@@ -15,13 +15,12 @@ nothing that would turn the notification listing into a port scanner.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
+import base64
 import ipaddress
 import json
+import secrets
 import socket
 import ssl
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from standardwebhooks import Webhook
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -207,30 +207,48 @@ class WebhookClients:
         await self.http.aclose()
 
 
-SIGNATURE_HEADER = "X-Registry-Signature"
 MAX_ATTEMPTS = 12
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    message = str(timestamp).encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def new_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def as_standard_secret(secret: str) -> str:
+    """Secrets made before Standard Webhooks were plain strings: their bytes are the key."""
+    if secret.startswith(SECRET_PREFIX):
+        return secret
+    return SECRET_PREFIX + base64.b64encode(secret.encode()).decode()
 
 
 async def post_signed(
-    client: httpx.AsyncClient, url: str, secret: str, message_id: int, payload: dict[str, Any]
+    client: httpx.AsyncClient,
+    url: str,
+    signing_secrets: list[str],
+    message_id: str,
+    payload: dict[str, Any],
 ) -> str | None:
-    """POSTs one signed message; ``None`` when the receiver took it, else ``timeout``,
-    ``refused``, ``tls`` or ``HTTP <status>``."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    timestamp = int(time.time())
+    """POSTs one message signed by the Standard Webhooks specification (``webhook-id``,
+    ``webhook-timestamp``, ``webhook-signature: v1,<base64>`` over ``id.timestamp.body``; one
+    signature per secret while one is rotated). ``message_id`` stays the same across retries.
+    Returns ``None`` when the receiver took it, else ``timeout``, ``refused``, ``tls`` or
+    ``HTTP <status>``."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    sent_at = datetime.now(UTC).replace(microsecond=0)
+    signatures = " ".join(
+        Webhook(as_standard_secret(secret)).sign(message_id, sent_at, body)
+        for secret in signing_secrets
+    )
     headers = {
         "Content-Type": "application/json",
-        "X-Registry-Timestamp": str(timestamp),
-        "X-Registry-Notification-Id": str(message_id),
-        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signatures,
     }
     try:
-        response = await client.post(url, content=body, headers=headers)
+        response = await client.post(url, content=body.encode(), headers=headers)
     except (httpx.HTTPError, OSError) as exc:
         return failure_reason(exc)
     return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"

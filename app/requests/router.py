@@ -94,7 +94,7 @@ async def read_request(request_id: uuid.UUID, caller: Manager, session: Session)
 
 
 @router.post("/v1/requests/{request_id}/extend", response_model=RequestRead, responses=ERRORS)
-async def extend(
+async def extend_request(
     request_id: uuid.UUID, body: Extension, caller: Manager, session: Session
 ) -> RequestRead:
     """Extend the deadline once, by up to two months, with a reason, within the first month
@@ -103,7 +103,7 @@ async def extend(
 
 
 @router.post("/v1/requests/{request_id}/verify", response_model=RequestRead, responses=ERRORS)
-async def verify(
+async def verify_requester_identity(
     request_id: uuid.UUID, body: Verification, caller: Manager, session: Session
 ) -> RequestRead:
     """Record that the requester's identity was verified (scope `requests:manage`)."""
@@ -111,7 +111,7 @@ async def verify(
 
 
 @router.post("/v1/requests/{request_id}/complete", response_model=RequestRead, responses=ERRORS)
-async def complete(
+async def complete_request(
     request_id: uuid.UUID, body: Completion, caller: Manager, session: Session, request: Request
 ) -> RequestRead:
     """Complete the request. An erasure erases (the result lists what was erased and what was
@@ -121,7 +121,7 @@ async def complete(
 
 
 @router.post("/v1/requests/{request_id}/reject", response_model=RequestRead, responses=ERRORS)
-async def reject(
+async def reject_request(
     request_id: uuid.UUID, body: Rejection, caller: Manager, session: Session
 ) -> RequestRead:
     """Refuse the request with a reason (scope `requests:manage`)."""

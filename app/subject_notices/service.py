@@ -117,7 +117,9 @@ async def deliver_due(
             "details": json.loads(details) if isinstance(details, str | bytes) else details,
             "created_at": row["created_at"].isoformat(),
         }
-        error = await post_signed(clients.for_url(url), url, secret, row["id"], payload)
+        error = await post_signed(
+            clients.for_url(url), url, [secret], f"notice-{row['id']}", payload
+        )
         sent += error is None
         async with database.session() as session, session.begin():
             await session.execute(
