@@ -16,6 +16,7 @@ from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.service import AuthContext
 from app.consents.router import router as consents_router
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description=API_DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
