@@ -185,6 +185,9 @@ def token(
     client_id: Annotated[str, typer.Option()],
     client_secret: Annotated[str, typer.Option(prompt=True, hide_input=True)],
     scope: Annotated[str | None, typer.Option(help="Space-separated scopes wanted.")] = None,
+    raw: Annotated[
+        bool, typer.Option(help="Print the token alone, for TOKEN=$(registry token ... --raw).")
+    ] = False,
 ) -> None:
     """Print an access token for a client (client credentials), for curl."""
     context = _auth_context()
@@ -199,6 +202,9 @@ def token(
     except auth_service.OAuthError as error:
         typer.echo(f"{error.error}: {error.description}", err=True)
         raise typer.Exit(1) from error
+    if raw:
+        typer.echo(issued.access_token)
+        return
     echo_json(
         {
             "access_token": issued.access_token,

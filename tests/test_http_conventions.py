@@ -3,6 +3,9 @@ media type 415, personal data never cached, one address setting for the issuer."
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import httpx
 
 from app.core.settings import Settings
@@ -62,7 +65,6 @@ class TestOneAddress:
         self, client: httpx.AsyncClient, app
     ) -> None:  # type: ignore[no-untyped-def]
         import time
-        import uuid
         from datetime import UTC, datetime
 
         auth = app.state.auth
@@ -96,3 +98,78 @@ def test_operation_ids_are_readable_and_unique() -> None:
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i) for i in ids), ids
     assert {"readUser", "recordDecisions", "exportUser", "issueToken"} <= set(ids)
+
+
+async def test_the_export_is_documented_as_what_it_is(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    spec = (await client.get("/openapi.json")).json()
+    content = spec["paths"]["/v1/users/{user_ref}/export"]["get"]["responses"]["200"]["content"]
+    assert content["application/zip"]["schema"] == {"type": "string", "format": "binary"}
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/ExportDocument"}
+    schema = {**spec["components"]["schemas"]["ExportDocument"], "components": spec["components"]}
+    _, token = await actors.user_with_token()
+    for kind in ("access", "portability"):
+        document = (
+            await client.get(f"/v1/users/me/export?kind={kind}", headers=bearer(token))
+        ).json()
+        errors = list(Draft202012Validator(schema).iter_errors(document))
+        assert errors == [], [e.message for e in errors]
+    zipped = await client.get("/v1/users/me/export?format=zip", headers=bearer(token))
+    assert zipped.headers["content-type"] == "application/zip"
+    assert zipped.content[:2] == b"PK"
+
+
+def test_the_quick_starts_token_command_gives_a_token_the_service_takes(
+    database_url: str, settings: Settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.core.settings import get_settings
+    from app.main import create_app
+
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("REGISTRY_GENERATE_KEYS", "true")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        made = runner.invoke(cli, ["clients", "create", "--name", "DPO tool", "--role", "dpo"])
+        assert made.exit_code == 0, made.output
+        client = json.loads(made.stdout)
+        printed = runner.invoke(
+            cli,
+            [
+                "token",
+                "--client-id",
+                client["client_id"],
+                "--client-secret",
+                client["client_secret"],
+                "--raw",
+            ],
+        )
+        assert printed.exit_code == 0, printed.output
+        token = printed.stdout.strip()
+        assert token.count(".") == 2 and "\n" not in token
+    finally:
+        get_settings.cache_clear()
+    app = create_app(settings)
+
+    async def read() -> int:
+        from app.db.session import Database
+
+        database = Database.from_settings(database_url, settings)
+        app.state.database = database
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                return (await http.get("/v1/purposes", headers=bearer(token))).status_code
+        finally:
+            await database.dispose()
+
+    import anyio
+
+    assert anyio.run(read) == 200

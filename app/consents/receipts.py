@@ -43,6 +43,22 @@ def _withdrawal(user_id: uuid.UUID) -> str:
     )
 
 
+def postal_address(text: str) -> dict[str, str]:
+    """The controller's address as the object Kantara's schema wants: ``street, postal code and
+    locality, country`` split when written so, always with the whole text."""
+    parts = [part.strip() for part in text.split(",")]
+    address = {"formatted": text}
+    if len(parts) >= 3:
+        code, _, locality = parts[1].partition(" ")
+        address.update(
+            streetAddress=parts[0],
+            postalCode=code,
+            addressLocality=locality,
+            addressCountry=parts[-1],
+        )
+    return address
+
+
 async def read_receipt(
     session: AsyncSession, principal: Principal, settings: Settings, receipt_id: uuid.UUID
 ) -> ReceiptDocument:
@@ -74,9 +90,10 @@ async def read_receipt(
     controller = {
         "piiController": settings.controller_name,
         "contact": settings.controller_email,
-        "address": settings.controller_address,
+        "address": postal_address(settings.controller_address),
         "email": settings.controller_email,
         "phone": settings.controller_phone,
+        "piiControllerUrl": settings.privacy_policy_url,
     }
     entries: list[dict[str, Any]] = []
     for record in records:

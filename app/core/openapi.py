@@ -60,6 +60,12 @@ def install_openapi(app: FastAPI) -> None:
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas["FieldError"] = FieldError.model_json_schema()
         schemas["Problem"].pop("$defs", None)
+        from app.requests.schemas import ExportDocument
+
+        # Streamed, so not a response model: its shape is published all the same.
+        schemas["ExportDocument"] = ExportDocument.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
         for name in _FRAMEWORK_SCHEMAS:
             schemas.pop(name, None)
         for path, path_item in spec.get("paths", {}).items():

@@ -144,8 +144,14 @@ async def lift_restriction(user_ref: UserRef, caller: Manager, session: Session)
     "/v1/users/{user_ref}/export",
     responses={
         200: {
-            "description": "The export, streamed.",
-            "content": {"application/json": {}, "application/zip": {}},
+            "description": "The export, streamed: a JSON document (`format=json`), or a zip of it "
+            "with a CSV per category and a summary page (`format=zip`).",
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/ExportDocument"}
+                },
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
         },
         **problem_responses(401, 403, 404, 422, 429),
     },

@@ -92,3 +92,52 @@ class KeptItem(BaseModel):
 class ErasureReport(BaseModel):
     erased: list[ErasureItem] = Field(description="Removed or irreversibly anonymised.")
     kept: list[KeptItem] = Field(description="Kept, restricted, under a legal hold.")
+
+
+Row = dict[str, Any]
+
+
+class ExportDocument(BaseModel):
+    """The access (Art. 15) or portability (Art. 20) export: everything the registry holds on the
+    person, by category of the register description, with the Art. 15(1) items. A portability
+    export holds only `subject`, `credentials`, `contracts`, `billing`, `interests`,
+    `permissions` and `events`."""
+
+    format: Literal["huutokaupat-registry-export/1"] = Field(description="Document format.")
+    kind: Literal["access", "portability"] = Field(description="Art. 15 or Art. 20.")
+    user_id: uuid.UUID = Field(description="Whose data.")
+    generated_at: datetime = Field(description="When the document was made.")
+    subject: Row = Field(description="The profile: name, address, language, contacts.")
+    identity_code: Row | None = Field(
+        default=None, description="The identity code (masked unless the DPO asked in full)."
+    )
+    credentials: Row | None = Field(
+        default=None, description="The username and sign-in metadata; never the password hash."
+    )
+    contracts: list[Row] = Field(default_factory=list, description="Contracts.")
+    billing: Row | None = Field(default=None, description="Billing details.")
+    debt_collection: list[Row] = Field(default_factory=list, description="Collection cases.")
+    interests: list[Row] = Field(default_factory=list, description="Interests the person gave.")
+    permissions: Row = Field(
+        default_factory=dict,
+        description="`effective` permissions per purpose and channel, and their `history`.",
+    )
+    requests: list[Row] = Field(default_factory=list, description="Data-subject requests.")
+    history: list[Row] = Field(
+        default_factory=list, description="Every change, with who made it and the source."
+    )
+    sources_of_data: Row = Field(
+        default_factory=dict, description="Where the data came from (Art. 15(1)(g))."
+    )
+    gdpr_article_15: Row = Field(
+        default_factory=dict,
+        description="Purposes, categories, recipients, retention, rights, complaint, sources, "
+        "automated decisions (Art. 15(1)(a)-(h)).",
+    )
+    disclosures: list[Row] = Field(
+        default_factory=list, description="Every disclosure of the person's data (access only)."
+    )
+    access_log: list[Row] = Field(
+        default_factory=list, description="Every read of the data by staff or partners."
+    )
+    events: list[Row] = Field(default_factory=list, description="Events, newest first.")
