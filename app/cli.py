@@ -366,6 +366,7 @@ def retention_run() -> None:
     Accounting Act hold has ended, and purge expired sign-in state. Safe to run as often as you
     like (e.g. daily from cron)."""
     from app.events import service as events
+    from app.idempotency import service as idempotency
     from app.requests import erasure
 
     settings = get_settings()
@@ -380,6 +381,7 @@ def retention_run() -> None:
             # service itself need not create them.
             await events.ensure_partitions(session, events.upcoming_months(3))
             purged = await auth_service.purge_expired(session)
+            purged["idempotency_keys"] = await idempotency.purge_expired(session)
             holds = await erasure.remove_expired_holds(session)
         return {
             "dropped_event_partitions": dropped,

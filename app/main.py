@@ -32,6 +32,7 @@ from app.disclosures.router import router as disclosures_router
 from app.disclosures.webhooks import WebhookClients, WebhookPolicy
 from app.events.router import router as events_router
 from app.health.router import router as health_router
+from app.idempotency import service as idempotency
 from app.notice.router import router as notice_router
 from app.records.router import router as records_router
 from app.register_updates.router import router as register_updates_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     IdentityCodePolicy.allow_temporary = settings.allow_temporary_identity_codes
 
     install_error_handlers(app)
+    idempotency.install(app)
     install_openapi(app)
     install_docs(app)
     if settings.cors_origins:

@@ -28,8 +28,9 @@ from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
 from app.disclosures import releases
+from app.idempotency.service import IdempotentRoute
 
-router = APIRouter(tags=["permissions"])
+router = APIRouter(tags=["permissions"], route_class=IdempotentRoute)
 
 Reader = Annotated[Principal, require("consents:read")]
 Writer = Annotated[Principal, require("consents:write")]

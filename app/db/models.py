@@ -6,6 +6,7 @@ from app.consents import models as consents_models
 from app.db.base import Base
 from app.disclosures import models as disclosures_models
 from app.events import models as events_models
+from app.idempotency import models as idempotency_models
 from app.records import models as records_models
 from app.register_updates import models as register_updates_models
 from app.requests import models as requests_models
@@ -19,6 +20,7 @@ __all__ = [
     "consents_models",
     "disclosures_models",
     "events_models",
+    "idempotency_models",
     "records_models",
     "register_updates_models",
     "requests_models",

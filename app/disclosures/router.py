@@ -28,8 +28,9 @@ from app.disclosures.schemas import (
     ReleaseResult,
     WebhookSecretRotated,
 )
+from app.idempotency.service import IdempotentRoute
 
-router = APIRouter(tags=["disclosures"])
+router = APIRouter(tags=["disclosures"], route_class=IdempotentRoute)
 
 RecipientAdmin = Annotated[Principal, require("recipients:write")]
 LogReader = Annotated[Principal, require("disclosures:read")]

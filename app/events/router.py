@@ -19,8 +19,9 @@ from app.events.schemas import (
     EventTypeRead,
 )
 from app.events.types import EVENT_TYPES
+from app.idempotency.service import IdempotentRoute
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=IdempotentRoute)
 
 Sender = Annotated[Principal, require("events:write")]
 Reader = Annotated[Principal, require("users:read")]

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request
 from app.auth.dependencies import Principal, require
 from app.core.errors import problem_responses
 from app.db.session import Session
+from app.idempotency.service import IdempotentRoute
 from app.register_updates import service
 from app.register_updates.schemas import RegisterUpdateBatch, RegisterUpdateResults
 
-router = APIRouter(tags=["register updates"])
+router = APIRouter(tags=["register updates"], route_class=IdempotentRoute)
 
 Feed = Annotated[Principal, require("register-updates:write")]
 

@@ -23,6 +23,7 @@ from app.consents.models import ConsentState
 from app.core.errors import Conflict
 from app.disclosures import notifications
 from app.events.models import Event
+from app.idempotency.models import IdempotencyKey
 from app.records.models import BillingProfile, CollectionCase, Contract, Interest
 from app.requests.models import SubjectRequest
 from app.requests.schemas import ErasureItem, ErasureReport, KeptItem
@@ -125,6 +126,8 @@ async def erase_user(
         delete(Credential).where(Credential.user_id == user_id),
         "username and password hash removed; every session revoked",
     )
+    # The answers kept for the person's own Idempotency-Keys (at most a day old) hold their data.
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.owner == f"user:{user_id}"))
     await remove(
         "contracts", delete(Contract).where(Contract.user_id == user_id), "contracts removed"
     )

@@ -12,6 +12,7 @@ from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session, get_export_database
+from app.idempotency.service import IdempotentRoute
 from app.requests import erasure, export, service
 from app.requests.downloads import ExportDownload
 from app.requests.schemas import (
@@ -25,7 +26,7 @@ from app.requests.schemas import (
 )
 from app.users import service as users
 
-router = APIRouter(tags=["data-subject requests"])
+router = APIRouter(tags=["data-subject requests"], route_class=IdempotentRoute)
 
 Requester = Annotated[Principal, require("requests:write")]
 Manager = Annotated[Principal, require("requests:manage", clients_only=True)]
@@ -147,9 +148,7 @@ async def lift_restriction(user_ref: UserRef, caller: Manager, session: Session)
             "description": "The export, streamed: a JSON document (`format=json`), or a zip of it "
             "with a CSV per category and a summary page (`format=zip`).",
             "content": {
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/ExportDocument"}
-                },
+                "application/json": {"schema": {"$ref": "#/components/schemas/ExportDocument"}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}},
             },
         },

@@ -12,6 +12,7 @@ from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
+from app.idempotency.service import IdempotentRoute
 from app.users import history, identity_codes, service
 from app.users.identity_codes import IdentityCodeCipher
 from app.users.schemas import (
@@ -28,7 +29,7 @@ from app.users.schemas import (
     UserUpdate,
 )
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/v1/users", tags=["users"], route_class=IdempotentRoute)
 
 UserOut = PrivateUserRead | CompanyUserRead
 Registrar = Annotated[Principal, require("users:register")]
