@@ -4,7 +4,7 @@ Chromium (Debian's) with every request off this machine refused."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def live(database_url: str) -> Iterator[LiveService]:
-    service = LiveService(database_url).start()
+async def live(fresh_database) -> AsyncIterator[LiveService]:  # type: ignore[no-untyped-def]
+    """A server on a database of its own: what it commits touches no other test."""
+    service = LiveService(await fresh_database()).start()
     yield service
     service.stop()
 
@@ -31,14 +32,12 @@ async def _client(url: str, role: str) -> tuple[str, str]:
     return made
 
 
-async def test_swagger_ui_authorizes_and_tries_a_read_offline(
-    live: LiveService, database_url: str
-) -> None:
+async def test_swagger_ui_authorizes_and_tries_a_read_offline(live: LiveService) -> None:
     from playwright.async_api import async_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is needed (make test installs it)"
-    client_id, secret = await _client(database_url, "dpo")
+    client_id, secret = await _client(live.env["REGISTRY_DATABASE_URL"], "dpo")
     refused: list[str] = []
 
     async with async_playwright() as playwright:

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
@@ -141,15 +142,25 @@ async def lift_restriction(user_ref: UserRef, caller: Manager, session: Session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+ExportKind = Annotated[
+    Literal["access", "portability"],
+    Query(description="`access` (Art. 15, everything) or `portability` (Art. 20)."),
+]
+ExportRequestId = Annotated[
+    uuid.UUID | None, Query(description="The data-subject request this answers.")
+]
+ExportIdentityCode = Annotated[
+    Literal["masked", "full"], Query(description="`full` for the DPO only.")
+]
+
+
 @router.get(
     "/v1/users/{user_ref}/export",
     responses={
         200: {
-            "description": "The export, streamed: a JSON document (`format=json`), or a zip of it "
-            "with a CSV per category and a summary page (`format=zip`).",
+            "description": "The export as one JSON document, streamed.",
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ExportDocument"}},
-                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"$ref": "#/components/schemas/ExportDocument"}}
             },
         },
         **problem_responses(401, 403, 404, 422, 429),
@@ -160,23 +171,57 @@ async def export_user(
     caller: Reader,
     session: Session,
     request: Request,
-    format: Annotated[
-        Literal["json", "zip"], Query(description="`zip`: + CSVs and HTML.")
-    ] = "json",
-    kind: Annotated[
-        Literal["access", "portability"],
-        Query(description="`access` (Art. 15, everything) or `portability` (Art. 20)."),
-    ] = "access",
-    request_id: Annotated[
-        uuid.UUID | None, Query(description="The data-subject request this answers.")
-    ] = None,
-    identity_code: Annotated[
-        Literal["masked", "full"], Query(description="`full` for the DPO only.")
-    ] = "masked",
+    kind: ExportKind = "access",
+    request_id: ExportRequestId = None,
+    identity_code: ExportIdentityCode = "masked",
+    format: Annotated[Literal["json", "zip"], Query(include_in_schema=False)] = "json",
 ) -> Response:
-    """Everything the registry holds on the user, streamed, with the Art. 15(1) items (scope
-    `users:read`: the user; for other tokens also `requests:manage`, the DPO). Every export is
-    recorded in the access log."""
+    """Everything the registry holds on the user as one JSON document, streamed, with the Art.
+    15(1) items (scope `users:read`: the user; for other tokens also `requests:manage`, the
+    DPO). Every export is recorded in the access log; one per user runs at a time (429)."""
+    return await _export(
+        request, session, caller, user_ref, kind, request_id, identity_code, zipped=format == "zip"
+    )
+
+
+@router.get(
+    "/v1/users/{user_ref}/export.zip",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The export as a zip: the JSON document, a CSV per category and a "
+            "summary page in the person's language.",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(401, 403, 404, 422, 429),
+    },
+)
+async def export_user_zip(
+    user_ref: UserRef,
+    caller: Reader,
+    session: Session,
+    request: Request,
+    kind: ExportKind = "access",
+    request_id: ExportRequestId = None,
+    identity_code: ExportIdentityCode = "masked",
+) -> Response:
+    """The same export as a zip file (scope `users:read`, as for the JSON export)."""
+    return await _export(
+        request, session, caller, user_ref, kind, request_id, identity_code, zipped=True
+    )
+
+
+async def _export(
+    request: Request,
+    session: AsyncSession,
+    caller: Principal,
+    user_ref: uuid.UUID | Literal["me"],
+    kind: str,
+    request_id: uuid.UUID | None,
+    identity_code: str,
+    *,
+    zipped: bool,
+) -> Response:
     user_id = resolve_user_id(caller, user_ref)
     if not caller.is_user and "requests:manage" not in caller.scopes:
         # Staff answer access requests through the DPO: an export holds everything, including
@@ -198,19 +243,18 @@ async def export_user(
         caller.request_id,
         include_own=True,
     )
-    settings = request.app.state.settings
     arguments = (
         get_export_database(request),
-        settings,
+        request.app.state.settings,
         request.app.state.identity_codes,
         user_id,
     )
     options = {"kind": kind, "full_identity_code": identity_code == "full"}
-    producer = export.zip_chunks if format == "zip" else export.json_chunks
+    producer = export.zip_chunks if zipped else export.json_chunks
     return ExportDownload(
         lambda: producer(*arguments, **options),  # type: ignore[arg-type]
         slots=request.app.state.export_slots,
         user_id=user_id,
-        media_type="application/zip" if format == "zip" else "application/json",
-        filename=f"export-{user_id.hex[:8]}.{format}",
+        media_type="application/zip" if zipped else "application/json",
+        filename=f"export-{user_id.hex[:8]}.{'zip' if zipped else 'json'}",
     )
