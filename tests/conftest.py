@@ -360,5 +360,29 @@ async def actors(client: httpx.AsyncClient, db: AsyncSession, app) -> Actors:  #
     return Actors(client, db, app)
 
 
+def mint_token(app, **changes: object) -> str:  # type: ignore[no-untyped-def]
+    """An access token signed with the service's own key, with the claims a test wants
+    (a DPO client's by default): for checks the token endpoint would never issue."""
+    import time
+    from datetime import UTC, datetime
+
+    auth = app.state.auth
+    now = int(time.time())
+    claims = {
+        "iss": auth.issuer,
+        "aud": auth.settings.jwt_audience,
+        "sub": "dpo-x",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        "scope": "users:read",
+        "client_id": "dpo-x",
+        "role": "dpo",
+        **changes,
+    }
+    return str(auth.keys.signing_key(datetime.now(UTC)).sign(claims))
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

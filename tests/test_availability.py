@@ -30,7 +30,7 @@ from app.db.session import Database, service_url
 from app.disclosures import notifications
 from app.disclosures.models import Notification, Recipient
 from app.disclosures.webhooks import WebhookClients, WebhookPolicy
-from tests.conftest import Actors, CapturedLogs, bearer
+from tests.conftest import Actors, CapturedLogs, bearer, mint_token
 from tests.live import LiveService
 
 PROBLEM = "application/problem+json"
@@ -637,33 +637,15 @@ class TestWebhookDelivery:
 
 
 class TestTokenLifetimes:
-    async def _token(self, app, **changes: int) -> str:  # type: ignore[no-untyped-def]
-        auth = app.state.auth
-        now = int(time.time())
-        claims = {
-            "iss": auth.issuer,
-            "aud": auth.settings.jwt_audience,
-            "sub": "dpo-x",
-            "iat": now,
-            "nbf": now,
-            "exp": now + 600,
-            "jti": uuid.uuid4().hex,
-            "scope": "users:read",
-            "client_id": "dpo-x",
-            "role": "dpo",
-            **changes,
-        }
-        return str(auth.keys.signing_key(datetime.now(UTC)).sign(claims))
-
     async def test_issued_in_the_future_or_living_too_long_is_refused(
         self, client: httpx.AsyncClient, app
     ) -> None:  # type: ignore[no-untyped-def]
         now = int(time.time())
-        future = await self._token(app, iat=now + 3600, exp=now + 3600 + 600)
+        future = mint_token(app, iat=now + 3600, exp=now + 3600 + 600)
         response = await client.get("/v1/users", headers=bearer(future))
         assert response.status_code == 401
         assert "future" in response.json()["detail"]
-        long_lived = await self._token(app, exp=now + int(timedelta(days=30).total_seconds()))
+        long_lived = mint_token(app, exp=now + int(timedelta(days=30).total_seconds()))
         response = await client.get("/v1/users", headers=bearer(long_lived))
         assert response.status_code == 401
         assert "longer" in response.json()["detail"]

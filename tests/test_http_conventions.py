@@ -4,12 +4,11 @@ media type 415, personal data never cached, one address setting for the issuer."
 from __future__ import annotations
 
 import json
-import uuid
 
 import httpx
 
 from app.core.settings import Settings
-from tests.conftest import Actors, bearer
+from tests.conftest import Actors, bearer, mint_token
 
 PROBLEM = "application/problem+json"
 
@@ -64,28 +63,10 @@ class TestOneAddress:
     async def test_a_token_of_another_issuer_says_which_issuer_is_expected(
         self, client: httpx.AsyncClient, app
     ) -> None:  # type: ignore[no-untyped-def]
-        import time
-        from datetime import UTC, datetime
-
-        auth = app.state.auth
-        now = int(time.time())
-        token = auth.keys.signing_key(datetime.now(UTC)).sign(
-            {
-                "iss": "http://127.0.0.1:9999",
-                "aud": auth.settings.jwt_audience,
-                "sub": "dpo-x",
-                "iat": now,
-                "nbf": now,
-                "exp": now + 600,
-                "jti": uuid.uuid4().hex,
-                "scope": "users:read",
-                "client_id": "dpo-x",
-                "role": "dpo",
-            }
-        )
+        token = mint_token(app, iss="http://127.0.0.1:9999")
         response = await client.get("/v1/users", headers=bearer(token))
         assert response.status_code == 401
-        assert auth.issuer in response.json()["detail"]
+        assert app.state.auth.issuer in response.json()["detail"]
 
 
 def test_operation_ids_are_readable_and_unique() -> None:
