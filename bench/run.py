@@ -420,6 +420,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "REGISTRY_DATABASE_URL": url,
         "REGISTRY_DATA_DIR": str(data_dir),
         "REGISTRY_GENERATE_KEYS": "true",
+        # One issuer for the instances behind one address (the service and the no-log variant
+        # take each other's tokens), as in a deployment.
+        "REGISTRY_PUBLIC_URL": f"http://127.0.0.1:{PORTS['service']}",
         "REGISTRY_LOG_LEVEL": "WARNING",
         "REGISTRY_DB_POOL_SIZE": "15",
         "REGISTRY_DB_MAX_OVERFLOW": "0",

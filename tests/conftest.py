@@ -27,7 +27,7 @@ from app.db import migrate
 from app.db.embedded import QUIET_LOG_SETTINGS, EmbeddedPostgres
 from app.db.session import Database
 from app.main import create_app
-from tests.live import save_postgres_log, watch_postgres_log
+from tests.live import RUNNING, save_postgres_log, watch_postgres_log
 
 APP_ROLE = "registry_app"
 
@@ -56,6 +56,14 @@ def captured_logs() -> Iterator[type[CapturedLogs]]:
     logging.getLogger().addHandler(handler)
     yield CapturedLogs
     logging.getLogger().removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def no_service_left_running() -> Iterator[None]:
+    """A test that fails half-way still leaves no server process behind."""
+    yield
+    for service in list(RUNNING):
+        service.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,6 +17,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 # Every live service's log file, for the log scan at the end of the suite.
 LOG_FILES: list[Path] = []
+# Services started and not yet stopped: conftest stops them after each test, whatever happened.
+RUNNING: set[LiveService] = set()
 # The Postgres servers' logs, from where this run began, for the same scan; and the lines of
 # servers that were removed before it.
 POSTGRES_LOGS: list[tuple[Path, int]] = []
@@ -71,6 +73,7 @@ class LiveService:
 
     def start(self, timeout: float = 60) -> LiveService:
         log = self.log_path.open("ab")
+        RUNNING.add(self)
         self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             # As `registry serve` runs it: uvicorn with the service's connection limits.
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
@@ -96,6 +99,7 @@ class LiveService:
         self.process.send_signal(number)
 
     def stop(self) -> None:
+        RUNNING.discard(self)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

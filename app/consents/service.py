@@ -148,6 +148,8 @@ def with_objection_scope(decisions: list[DecisionIn], purposes: dict[str, Any]) 
     to direct marketing prohibits every direct-marketing purpose, own and group companies', on
     the same channel (or wholly); one to research, every research purpose. Recorded in the same
     receipt and transaction as the objection itself."""
+    if not any(item.decision == "prohibited" for item in decisions):
+        return decisions  # the hot path: nothing to extend
     rules = {code: rule_of(purpose) for code, purpose in purposes.items()}
     wanted = {(d.purpose, d.channel) for d in decisions}
     extended = list(decisions)

@@ -131,38 +131,48 @@ async def _store(request: Request, response: Response) -> None:
 
 
 class IdempotentRoute(APIRoute):
-    """A route whose POSTs honour `Idempotency-Key` (documented in the OpenAPI document)."""
+    """A route whose POSTs honour `Idempotency-Key` (documented in the OpenAPI document).
+
+    A request without the header runs the route as it is; one with it runs a twin of the route
+    that also has the ``claim`` dependency, so the common case pays nothing for the feature."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in kwargs.get("methods") or ()}
+        self._claiming: APIRoute | None = None
         if "POST" in methods:
-            kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Depends(claim)]
             extra = dict(kwargs.get("openapi_extra") or {})
-            parameters = list(extra.get("parameters", []))
-            parameters.append(
+            extra["parameters"] = [
+                *extra.get("parameters", []),
                 {
                     "name": HEADER,
                     "in": "header",
                     "required": False,
                     "description": "Send the same key again (within 24 hours) to get the first "
-                    "answer instead of doing the work twice; a new request needs a new key.",
+                    "answer instead of doing the work again; a new request needs a new key.",
                     "schema": {"type": "string", "maxLength": 255},
-                }
-            )
-            extra["parameters"] = parameters
+                },
+            ]
             kwargs["openapi_extra"] = extra
+            claiming = dict(kwargs)
+            claiming["dependencies"] = [*(kwargs.get("dependencies") or []), Depends(claim)]
+            self._claiming = APIRoute(path, endpoint, **claiming)
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
+        if self._claiming is None:
+            return handle
+        handle_claimed = self._claiming.get_route_handler()
 
-        async def handle_and_store(request: Request) -> Response:
-            response = await handle(request)
+        async def handle_maybe_claimed(request: Request) -> Response:
+            if HEADER.lower().encode() not in dict(request.scope["headers"]):
+                return await handle(request)
+            response = await handle_claimed(request)
             # Still inside the request's transaction: the answer and the work commit together.
             await _store(request, response)
             return response
 
-        return handle_and_store
+        return handle_maybe_claimed
 
 
 async def _replay(request: Request, exc: Exception) -> Response:
