@@ -63,7 +63,9 @@ class DecisionWindowClosed(AppError):
 SIGN_UP_WINDOW = timedelta(minutes=10)
 
 
-def subject_of(user: User) -> Subject:
+def subject_of(user: Any) -> Subject:
+    """The rule's view of a user: a ``User`` or any row with its kind, status, deceased_on and
+    restricted_at."""
     return Subject(
         kind=user.kind,
         status=user.status,
@@ -82,12 +84,7 @@ async def _subject(session: AsyncSession, user_id: uuid.UUID) -> Subject:
     ).one_or_none()
     if row is None:
         raise UserNotFound("No such user.")
-    return Subject(
-        kind=row.kind,
-        status=row.status,
-        deceased=row.deceased_on is not None,
-        restricted=row.restricted_at is not None,
-    )
+    return subject_of(row)
 
 
 def _check_decision(purpose: Any, channel: str | None, decision: str, version: int) -> None:
@@ -323,11 +320,12 @@ def _answers(
     answers = []
     for purpose in purposes:
         whole = _decided(states.get((purpose.code, WHOLE_PURPOSE)))
+        rule = rule_of(purpose)
         channels: list[str | None] = list(purpose.channels) or [None]
         for channel in channels:
             specific = _decided(states.get((purpose.code, channel))) if channel else None
             permission, applied_decision = permission_from_states(
-                subject, rule_of(purpose), channel, whole, specific
+                subject, rule, channel, whole, specific
             )
             key = channel if applied_decision is specific and channel else WHOLE_PURPOSE
             applied = states.get((purpose.code, key)) if applied_decision else None
@@ -374,14 +372,8 @@ async def permitted_users(
     rule = rule_of(purpose)
     permitted = set()
     for user in users:
-        subject = Subject(
-            kind=user.kind,
-            status=user.status,
-            deceased=user.deceased_on is not None,
-            restricted=user.restricted_at is not None,
-        )
         whole = _decided(states.get((user.id, WHOLE_PURPOSE)))
-        if permission_from_states(subject, rule, None, whole, None)[0].allowed:
+        if permission_from_states(subject_of(user), rule, None, whole, None)[0].allowed:
             permitted.add(user.id)
     return permitted
 

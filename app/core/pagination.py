@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import uuid
 from functools import lru_cache
@@ -18,8 +17,6 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     Field,
     TypeAdapter,
@@ -27,17 +24,11 @@ from pydantic import (
 )
 
 from app.core.errors import AppError
-
-
-def _plausible(moment: Any) -> Any:
-    if not 1900 <= moment.year <= 2200:
-        raise ValueError("out of range")
-    return moment
-
+from app.core.validators import PlausibleDate, PlausibleTime
 
 # The types a cursor's keys may have; each is checked in strict JSON form.
-CursorTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
-CursorDate = Annotated[dt.date, AfterValidator(_plausible)]
+CursorTime = PlausibleTime
+CursorDate = PlausibleDate
 CursorId = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
 CursorUuid = uuid.UUID
 

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+
+
+def _plausible_year(moment: Any) -> Any:
+    # Beyond these, converting a time to UTC can overflow Python's datetime; nothing the
+    # registry stores is dated so.
+    if not 1900 <= moment.year <= 2200:
+        raise ValueError("must be between the years 1900 and 2200")
+    return moment
+
+
+PlausibleTime = Annotated[AwareDatetime, AfterValidator(_plausible_year)]
+"""A time with a time zone, in the years 1900-2200: events, cursors."""
+PlausibleDate = Annotated[date, AfterValidator(_plausible_year)]
+
 
 _HETU = re.compile(r"^(\d{2})(\d{2})(\d{2})([-+A-FU-Y])(\d{3})([0-9A-Y])$")
 _HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"

@@ -8,22 +8,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.pagination import PageInfo
+from app.core.validators import PlausibleTime
 
 MAX_BATCH = 1000
 MAX_PROPERTIES_BYTES = 8192
 MAX_PROPERTIES_DEPTH = 8
 
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")]
-
-
-def _plausible_time(moment: datetime) -> datetime:
-    # Beyond these, converting to UTC can overflow Python's datetime.
-    if not 1900 <= moment.year <= 2200:
-        raise ValueError("must be between the years 1900 and 2200")
-    return moment
 
 
 def _storable_text(text: str) -> None:
@@ -66,9 +60,7 @@ class EventIn(BaseModel):
 
     user_id: uuid.UUID = Field(description="Whose event it is.")
     type: EventType = Field(description="What happened, e.g. `bid.placed`, `page.view`.")
-    occurred_at: Annotated[AwareDatetime, AfterValidator(_plausible_time)] = Field(
-        description="When, with a time zone (years 1900 to 2200)."
-    )
+    occurred_at: PlausibleTime = Field(description="When, with a time zone (years 1900 to 2200).")
     source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = Field(
         default="web", description="Where it was seen: `web`, `app`, `backend`..."
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.addresses import address_block
-from app.auth.dependencies import Principal, UserNotFound
+from app.auth.dependencies import Principal, UserNotFound, may_read_restricted
 from app.auth.models import Credential
 from app.core.errors import AppError, Conflict, PreconditionFailed
 from app.core.pagination import CursorTime, CursorUuid, decode_cursor, encode_cursor
@@ -433,7 +433,7 @@ async def list_users(
     limit: int,
 ) -> UserPage:
     query = _profile_query()
-    if "requests:manage" not in principal.scopes:
+    if not may_read_restricted(principal):
         # Restricted users' data is only stored (Art. 18): out of staff's lists too.
         query = query.where(User.restricted_at.is_(None))
     if kind:
