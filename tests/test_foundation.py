@@ -93,6 +93,32 @@ class TestProblems:
         assert "body.name" in body["detail"]
         assert "many" not in response.text  # the bad value itself is never echoed
 
+    async def test_a_connection_lost_on_the_raw_driver_is_503(self, settings, database) -> None:  # type: ignore[no-untyped-def]
+        """Seen under a Postgres restart: the hot paths' own asyncpg errors were 500s."""
+        import asyncpg
+
+        app = create_app(settings, database)
+        router = APIRouter()
+
+        @router.get("/v1/test-gone")
+        async def gone() -> None:
+            raise asyncpg.exceptions.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation"
+            )
+
+        @router.get("/v1/test-shutdown")
+        async def shutdown() -> None:
+            raise asyncpg.exceptions.AdminShutdownError("terminating connection")
+
+        app.include_router(router)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for path in ("/v1/test-gone", "/v1/test-shutdown"):
+                response = await client.get(path)
+                assert response.status_code == 503, path
+                assert response.headers["content-type"] == PROBLEM
+                assert response.headers["retry-after"] == "2"
+
     async def test_unhandled_error_is_500_without_internals(self, settings, database) -> None:  # type: ignore[no-untyped-def]
         app = create_app(settings, database)
         router = APIRouter()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -250,7 +251,13 @@ async def _handle_database_unavailable(request: Request, exc: Exception) -> JSON
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _handle_app_error)
-    for unavailable in (PoolTimeout, DBAPIError, OSError, TimeoutError):
+    # The hot paths on the raw driver raise asyncpg's own errors, which SQLAlchemy never wraps:
+    # a connection lost or a server shutting down (SQLSTATE 08, 57P) is the same 503 there.
+    raw_connection_lost = (
+        asyncpg.exceptions.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,
+    )
+    for unavailable in (PoolTimeout, DBAPIError, OSError, TimeoutError, *raw_connection_lost):
         app.add_exception_handler(unavailable, _handle_database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
