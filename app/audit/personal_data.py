@@ -1,0 +1,64 @@
+"""The personal data of the logs: reads of the person's data and disclosures of it. Both are
+append-only and keyed by the pseudonymous reference, which an erasure replaces."""
+
+from __future__ import annotations
+
+from app.core.personal_data import Column, Erasure, Retention, Source, Table, technical
+
+ACCESS_LOG = Table(
+    name="access_log",
+    category="accountability",
+    description="A read of the person's data by staff, the DPO, a partner or the person.",
+    link="subject_ref",
+    columns=(
+        *technical("id"),
+        Column("accessed_at", "user.access", Source.DERIVED),
+        Column("subject_ref", "user.unique_id.pseudonymous", Source.DERIVED),
+        Column("actor", "user.access", Source.DERIVED),
+        Column("client_id", "user.access", Source.DERIVED, shown=False),
+        Column("role", "user.access", Source.DERIVED),
+        Column("categories", "user.access", Source.DERIVED),
+        Column("operation", "user.access", Source.DERIVED),
+        *technical("request_id", "correlation_id", "lane", "prev_hash", "entry_hash"),
+    ),
+    purposes=("dpv:LegalCompliance",),
+    legal_basis="legal_obligation",
+    retention=Retention("log"),
+    erasure=Erasure.UNLINK,
+    order_by="id",
+    bulk=True,
+    append_only=True,
+)
+
+DISCLOSURE_LOG = Table(
+    name="disclosure_log",
+    category="accountability",
+    description="A disclosure of the person's data to a recipient (GDPR Art. 15(1)(c), 19, 30).",
+    link="subject_ref",
+    columns=(
+        *technical("id"),
+        Column("disclosed_at", "user.disclosure", Source.DERIVED),
+        Column("subject_ref", "user.unique_id.pseudonymous", Source.DERIVED),
+        *technical("recipient_id"),
+        Column("recipient_name", "user.disclosure", Source.DERIVED),
+        Column("purpose", "user.disclosure", Source.DERIVED),
+        Column("categories", "user.disclosure", Source.DERIVED),
+        Column("legal_basis", "user.disclosure", Source.DERIVED),
+        Column("channel", "user.disclosure", Source.DERIVED),
+        Column("client_id", "user.disclosure", Source.DERIVED, shown=False),
+        *technical("request_id"),
+        Column("kind", "user.disclosure", Source.DERIVED),
+        Column("note", "user.disclosure", Source.STAFF),
+        Column("transfer_basis", "user.disclosure", Source.DERIVED),
+        *technical("lane", "prev_hash", "entry_hash"),
+    ),
+    purposes=("dpv:LegalCompliance",),
+    legal_basis="legal_obligation",
+    retention=Retention("log"),
+    erasure=Erasure.UNLINK,
+    order_by="id",
+    bulk=True,
+    append_only=True,
+)
+
+TABLES = (ACCESS_LOG, DISCLOSURE_LOG)
