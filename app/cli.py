@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -361,32 +361,49 @@ def outbox_deliver() -> None:
 
 
 @retention_cli.command("run")
-def retention_run() -> None:
-    """Drop event partitions older than REGISTRY_EVENTS_RETENTION_MONTHS, remove records whose
-    Accounting Act hold has ended, and purge expired sign-in state. Safe to run as often as you
-    like (e.g. daily from cron)."""
+def retention_run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what is due and what falls due next.")
+    ] = False,
+    on: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="As on this day (default today).")
+    ] = None,
+) -> None:
+    """Apply every retention rule of the personal-data catalogue (event data older than
+    REGISTRY_EVENTS_RETENTION_MONTHS, records whose Accounting Act hold has ended, expired
+    sessions and kept answers) and print what was removed per category, with when the next
+    rows fall due. Safe to run as often as you like (e.g. daily from cron)."""
     from app.events import service as events
-    from app.idempotency import service as idempotency
-    from app.requests import erasure
+    from app.privacy import retention
 
     settings = get_settings()
+    today = (on or datetime.now(UTC)).date()
 
     async def run() -> dict[str, object]:
         async with _session() as session:
+            due = await retention.run(session, settings, today, dry_run=True)
+            if dry_run:
+                await session.rollback()
+                return {"on": today.isoformat(), "due": due}
             connection = await session.connection()
+            # Whole months of events go as partitions, the rest of what is due row by row.
             dropped = await events.drop_expired_partitions(
-                connection, settings.events_retention_months
+                connection, settings.events_retention_months, today
             )
+            await retention.run(session, settings, today, dry_run=False)
             # The next months' partitions, made here by the schema's owner, so that the
             # service itself need not create them.
             await events.ensure_partitions(session, events.upcoming_months(3))
             purged = await auth_service.purge_expired(session)
-            purged["idempotency_keys"] = await idempotency.purge_expired(session)
-            holds = await erasure.remove_expired_holds(session)
+        removed = {
+            category: [{**entry, "removed": entry.pop("due")} for entry in entries]
+            for category, entries in due.items()
+        }
         return {
+            "on": today.isoformat(),
+            "removed": removed,
             "dropped_event_partitions": dropped,
-            "purged": purged,
-            "expired_legal_holds_removed": holds,
+            "purged_sign_in_state": purged,
         }
 
     echo_json(asyncio.run(run()))

@@ -34,6 +34,7 @@ from app.events.router import router as events_router
 from app.health.router import router as health_router
 from app.idempotency import service as idempotency
 from app.notice.router import router as notice_router
+from app.privacy.router import router as privacy_router
 from app.records.router import router as records_router
 from app.register_updates.router import router as register_updates_router
 from app.requests.downloads import ExportSlots
@@ -83,6 +84,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 pool_size=settings.export_pool_size,
                 max_overflow=0,
                 pool_timeout=60,
+                # An export reads every table as of one moment.
+                isolation_level="REPEATABLE READ",
             )
         delivery = asyncio.create_task(
             notifications.delivery_loop(
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(requests_router)
     app.include_router(subject_notices_router)
     app.include_router(notice_router)
+    app.include_router(privacy_router)
     return app
 
 

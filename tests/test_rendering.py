@@ -107,3 +107,51 @@ async def test_the_persons_notices_render(
     shot, dom = render(html, f"notices-{lang}")
     assert title in dom and due in dom
     assert_painted(shot)
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "nothing_disclosed"),
+    [
+        ("fi", "Tietosi Huutokaupat.com-käyttäjärekisterissä", "Ei luovutuksia."),
+        ("sv", "Dina uppgifter i användarregistret för Huutokaupat.com", "Inga utlämnanden."),
+    ],
+)
+async def test_the_export_summary_renders(
+    client: httpx.AsyncClient, actors: Actors, lang: str, title: str, nothing_disclosed: str
+) -> None:
+    import io
+    import zipfile
+
+    from tests.test_requests import _full_user
+
+    staff = bearer(await actors.client_token("staff"))
+    _, token = await _full_user(client, actors, staff)
+    await client.patch("/v1/users/me", json={"language": lang}, headers=bearer(token))
+    archive = (await client.get("/v1/users/me/export.zip", headers=bearer(token))).content
+    html = zipfile.ZipFile(io.BytesIO(archive)).read("summary.html").decode()
+    shot, dom = render(html, f"export-summary-{lang}")
+    assert title in dom and "Erkki Esimerkki" in dom and nothing_disclosed in dom
+    assert_painted(shot)
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [
+        ("fi", "Seloste käsittelytoimista"),
+        ("sv", "Register över behandling"),
+    ],
+)
+async def test_the_record_of_processing_renders(
+    client: httpx.AsyncClient, actors: Actors, lang: str, title: str
+) -> None:
+    dpo = bearer(await actors.client_token("dpo"))
+    html = (
+        await client.get(
+            "/v1/records-of-processing",
+            params={"lang": lang},
+            headers={**dpo, "Accept": "text/html"},
+        )
+    ).text
+    shot, dom = render(html, f"records-of-processing-{lang}")
+    assert title in dom and "Kirjanpitolaki 2:10" in dom
+    assert_painted(shot)

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AccessLogEntry, DisclosureLogEntry
 from app.consents.models import ConsentRecord
+from app.core.settings import get_settings
 from app.disclosures.models import Notification
+from app.privacy import retention
 from app.records.models import BillingProfile, CollectionCase
-from app.requests import erasure
 from app.requests.service import add_months
 from app.users.models import User
 from tests.conftest import Actors, bearer
@@ -259,22 +260,33 @@ class TestErasure:
         done = await client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=dpo)
         assert done.status_code == 200, done.text
         report = done.json()["result"]
-        erased = {item["category"] for item in report["erased"]}
+        erased = {item["table"] for item in report["erased"]}
         assert {
-            "identity_code",
+            "identity_codes",
             "credentials",
             "contracts",
             "interests",
             "events",
-            "basic_data",
-            "disclosures",
+            "consent_states",
+            "user_changes",
         } <= erased
+        pseudonymised = {item["table"] for item in report["pseudonymised"]}
+        assert {"users", "consent_records", "consent_receipts", "subject_requests"} <= pseudonymised
+        assert {"disclosure_log", "notifications"} <= pseudonymised
+        assert report["recipients_notified"] == 1
         kept = {(item["category"], item["until"]) for item in report["kept"]}
         assert ("billing", f"{datetime.now(UTC).year + 6}-12-31") in kept
-        assert ("debt_collection", "2031-12-31") in kept, (
-            "closed in 2025: six years from 2025's end"
-        )
         assert ("debt_collection", None) in kept, "an open case holds while the claim lasts"
+        pseudonym = uuid.UUID(report["pseudonym"])
+        assert done.json()["user_id"] == str(pseudonym), "the request moved to the pseudonym"
+        closed = (
+            await db.scalars(
+                select(CollectionCase).where(
+                    CollectionCase.user_id == pseudonym, CollectionCase.status != "open"
+                )
+            )
+        ).one()
+        assert str(closed.held_until) == "2031-12-31", "closed in 2025: six years from its end"
 
         # Nothing that identifies the user remains outside the held records.
         identifying = [
@@ -285,6 +297,7 @@ class TestErasure:
             "Poistokatu",
             "131052",
             "Taide",
+            str(user_id),
         ]
         tables = (
             await db.scalars(
@@ -298,15 +311,16 @@ class TestErasure:
             dump = await db.scalar(
                 text(f"SELECT coalesce(string_agg(t::text, ' '), '') FROM \"{table}\" t")  # noqa: S608
             )
-            for value in identifying:
+            for value in identifying[:-1]:
                 assert value not in str(dump), (table, value)
-        user = (await db.scalars(select(User).where(User.id == user_id))).one()
-        await db.refresh(user)
-        assert (user.status, user.email, user.first_name) == ("erased", None, None)
-        assert user.subject_ref != old_ref
+        assert (await db.get(User, user_id)) is None, "the user id is gone"
+        tombstone = await db.get(User, pseudonym)
+        assert tombstone is not None
+        assert (tombstone.status, tombstone.email, tombstone.first_name) == ("erased", None, None)
+        assert tombstone.subject_ref != old_ref
         assert (
-            await db.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user_id))
-        ).all(), "consent records survive, pseudonymous"
+            await db.scalars(select(ConsentRecord).where(ConsentRecord.user_id == pseudonym))
+        ).all(), "consent records survive, under the pseudonym"
         logged = (await db.scalars(select(DisclosureLogEntry))).all()
         assert logged and all(e.subject_ref == old_ref for e in logged), (
             "log intact, now unlinkable"
@@ -314,30 +328,40 @@ class TestErasure:
         [notice] = (
             await db.scalars(select(Notification).where(Notification.event == "erasure"))
         ).all()
-        assert notice.payload["event"] == "erasure"
+        assert notice.payload["user_id"] == str(user_id), "the recipient must still learn of it"
+        assert notice.user_id == pseudonym
         assert (await actors.login(str(user_id))).status_code == 400
 
-        # The held records are unreadable to staff, readable to the DPO.
-        assert (await client.get(f"/v1/users/{user_id}/billing", headers=staff)).status_code == 404
-        assert (
-            await client.get(f"/v1/users/{user_id}/collections", headers=staff)
-        ).status_code == 404
-        held = await client.get(f"/v1/users/{user_id}/billing", headers=dpo)
+        # The held records are unreadable to staff, readable to the DPO under the pseudonym.
+        for path in ("billing", "collections"):
+            assert (
+                await client.get(f"/v1/users/{user_id}/{path}", headers=staff)
+            ).status_code == 404
+            refused = await client.get(f"/v1/users/{pseudonym}/{path}", headers=staff)
+            assert refused.status_code == 409, refused.text
+        held = await client.get(f"/v1/users/{pseudonym}/billing", headers=dpo)
         assert held.status_code == 200
         assert held.json()["payment_method_reference"] is None
+        assert held.json()["street"], "the hold keeps the billing address"
 
-        # When a hold ends, the retention run removes the record.
+        # When a hold ends, the retention run removes the record, never earlier.
+        today = datetime.now(UTC).date()
+        await retention.run(db, get_settings(), today, dry_run=False)
+        assert len((await db.scalars(select(BillingProfile))).all()) == 1
         await db.execute(text("UPDATE billing_profiles SET held_until = '2020-01-01'"))
-        removed = await erasure.remove_expired_holds(db)
-        assert removed["billing_profiles"] == 1
+        await db.execute(text("UPDATE collection_cases SET held_until = '2020-01-01'"))
+        removed = await retention.run(db, get_settings(), today, dry_run=False)
+        assert [e["removed"] for e in removed["billing"]] == [1]
+        assert [e["removed"] for e in removed["debt_collection"]] == [1], "the open claim stays"
         assert (await db.scalars(select(BillingProfile))).all() == []
-        assert len((await db.scalars(select(CollectionCase))).all()) == 2
+        assert len((await db.scalars(select(CollectionCase))).all()) == 1
 
     async def test_erasing_twice_is_refused(
         self, client: httpx.AsyncClient, actors: Actors, dpo, staff
     ) -> None:  # type: ignore[no-untyped-def]
         user_id = await actors.user()
-        for expected in (200, 409):
+        requests = []
+        for _ in range(2):
             request = (
                 await client.post(
                     f"/v1/users/{user_id}/requests",
@@ -348,8 +372,16 @@ class TestErasure:
             await client.post(
                 f"/v1/requests/{request['id']}/verify", json={"method": "bank_id"}, headers=dpo
             )
+            requests.append(request)
+        for request, expected in zip(requests, (200, 409), strict=True):
             done = await client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=dpo)
-            assert done.status_code == expected
+            assert done.status_code == expected, done.text
+        assert done.json()["type"].endswith("already-erased")
+        # The old id names no one now: a new request for it finds no user.
+        again = await client.post(
+            f"/v1/users/{user_id}/requests", json={"type": "erasure"}, headers=staff
+        )
+        assert again.status_code == 404
 
 
 class TestRestrictionAndObjection:
@@ -445,6 +477,14 @@ class TestRestrictionAndObjection:
                 assert (item["allowed"], item["reason"]) == (False, "objection")
 
 
+def table_of(export: dict, name: str) -> dict:
+    """A table of the export document, wherever its category puts it."""
+    for category in export["categories"].values():
+        if name in category["tables"]:
+            return category["tables"][name]
+    raise KeyError(name)
+
+
 class TestExport:
     async def test_json_export_has_every_category_and_the_art_15_items(
         self, client: httpx.AsyncClient, actors: Actors, staff, dpo, db: AsyncSession
@@ -461,36 +501,44 @@ class TestExport:
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("application/json")
         export = json.loads(response.content)
-        for key in (
-            "subject",
+        assert export["format"] == "huutokaupat-registry-export/2"
+        assert set(export["categories"]) == {
+            "basic_data",
             "identity_code",
-            "credentials",
             "contracts",
             "billing",
             "debt_collection",
-            "interests",
+            "credentials",
             "permissions",
-            "requests",
-            "disclosures",
-            "access_log",
-            "history",
-            "sources_of_data",
-            "gdpr_article_15",
+            "interests",
             "events",
-        ):
-            assert key in export, key
-        assert export["subject"]["email"] == "erkki.esimerkki@example.fi"
-        assert export["identity_code"]["identity_code"] == "131052-****"
-        assert set(export["credentials"]) == {
+            "accountability",
+        }
+        users = table_of(export, "users")
+        assert users["rows"][0]["email"] == "erkki.esimerkki@example.fi"
+        assert users["columns"]["email"] == {
+            "data_category": "user.contact.email",
+            "source": "subject",
+        }
+        assert "dpv:CustomerRelationshipManagement" in users["purposes"]
+        assert users["legal_basis"] == "contract"
+        assert users["retention"] and users["on_erasure"]
+        assert table_of(export, "identity_codes")["rows"][0]["masked"] == "131052-****"
+        assert "identity_code" not in table_of(export, "identity_codes")["rows"][0]
+        assert set(table_of(export, "credentials")["rows"][0]) == {
+            "user_id",
             "username",
             "created_at",
             "password_changed_at",
             "last_login_at",
-            "note",
         }
         assert "$argon2" not in response.text
-        assert len(export["events"]) == 30
-        assert export["permissions"]["history"][0]["receipt_id"]
+        assert len(table_of(export, "events")["rows"]) == 30
+        assert len(table_of(export, "collection_cases")["rows"]) == 2
+        assert table_of(export, "consent_records")["rows"][0]["receipt_id"]
+        assert table_of(export, "disclosure_log")["rows"] == []
+        assert table_of(export, "access_log")["rows"], "staff reads of the person are listed"
+        assert export["permissions_in_effect"]
         article = export["gdpr_article_15"]
         assert {
             "purposes_and_legal_bases",
@@ -513,7 +561,8 @@ class TestExport:
         full = await client.get(
             f"/v1/users/{user_id}/export", params={"identity_code": "full"}, headers=dpo
         )
-        assert json.loads(full.content)["identity_code"]["identity_code"] == "131052-308T"
+        row = table_of(json.loads(full.content), "identity_codes")["rows"][0]
+        assert row["identity_code"] == "131052-308T"
         denied = await client.get(
             f"/v1/users/{user_id}/export", params={"identity_code": "full"}, headers=staff
         )
@@ -546,22 +595,10 @@ class TestExport:
             {"u": user_id, "p": json.dumps(tricky)},
         )
         response = await client.get("/v1/users/me/export", headers=bearer(token))
-        events = json.loads(response.content)["events"]
+        events = table_of(json.loads(response.content), "events")["rows"]
         assert len(events) == 4501
         assert len({e["properties"]["n"] for e in events}) == 4501
         assert events[0]["properties"] == tricky, "escapes survive the COPY stream"
-
-    async def test_portability_is_the_provided_subset(
-        self, client: httpx.AsyncClient, actors: Actors, staff
-    ) -> None:  # type: ignore[no-untyped-def]
-        _, token = await _full_user(client, actors, staff)
-        response = await client.get(
-            "/v1/users/me/export", params={"kind": "portability"}, headers=bearer(token)
-        )
-        export = json.loads(response.content)
-        assert export["kind"] == "portability"
-        assert {"subject", "contracts", "interests", "permissions", "events"} <= set(export)
-        assert not {"disclosures", "access_log", "history", "gdpr_article_15"} & set(export)
 
     async def test_zip_has_json_csv_and_a_summary_in_the_users_language(
         self, client: httpx.AsyncClient, actors: Actors, staff
@@ -579,15 +616,25 @@ class TestExport:
             "summary.html",
             "events.csv",
             "contracts.csv",
-            "profile.csv",
-            "permissions.csv",
-            "history.csv",
+            "users.csv",
+            "consent_records.csv",
+            "user_changes.csv",
+            "disclosure_log.csv",
         } <= names
-        assert json.loads(archive.read("export.json"))["subject"]["language"] == "sv"
+        assert json.loads(archive.read("export.json"))["language"] == "sv"
         summary = archive.read("summary.html").decode()
         assert 'lang="sv"' in summary and "Den registrerades rättigheter" in summary
+        assert "Erkki Esimerkki" in summary and "Taide" in summary
+        assert "Händelse- och användaranalysdata" in summary, "the events are listed"
+        assert "Inga utlämnanden." in summary
+        assert 'name="viewport"' in summary
         events_csv = archive.read("events.csv").decode().splitlines()
         assert len(events_csv) == 31
+        # Every CSV has its header row, also when the person has no such rows.
+        for name in names - {"export.json", "summary.html"}:
+            header = archive.read(name).decode().splitlines()[0]
+            assert header.startswith(("id,", "user_id,", "occurred_at", "source,")), name
+        assert archive.read("disclosure_log.csv").decode().startswith("id,disclosed_at,")
 
     async def test_another_users_export_is_404(
         self, client: httpx.AsyncClient, actors: Actors
@@ -633,6 +680,7 @@ class TestRegisterDescription:
             "interests",
             "events",
             "identity_code",
+            "accountability",
         }
         assert "Postin" in sections[6]["text"] and "DVV" in sections[6]["text"]
         assert "konserniyhtiöt" in sections[7]["text"]

@@ -235,7 +235,7 @@ class TestReadAndUpdate:
             )
         ).one()
         assert change.source == "subject"
-        assert change.actor == f"user:{user_id}"
+        assert change.actor == "subject", "the person themself; the row names them"
         assert change.changes == {
             "language": {"from": "fi", "to": "sv"},
             "phone": {"from": None, "to": "+358405700736"},

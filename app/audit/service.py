@@ -14,23 +14,6 @@ from app.audit.models import AccessLogEntry
 from app.auth.dependencies import Principal
 from app.users.models import User
 
-# The register description's categories of personal data (section 5).
-CATEGORIES = (
-    "basic_data",
-    "identity_code",
-    "contracts",
-    "billing",
-    "debt_collection",
-    "credentials",
-    "permissions",
-    "interests",
-    "events",
-    "history",
-    "disclosures",
-    "requests",
-    "all",
-)
-
 
 async def log_access(
     session: AsyncSession,

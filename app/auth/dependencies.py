@@ -81,8 +81,10 @@ class Principal:
         return self.user_id is not None
 
     def actor(self) -> str:
-        """How the caller is named in provenance and audit records."""
-        return f"user:{self.user_id}" if self.user_id else f"client:{self.client_id}"
+        """How the caller is named in provenance and audit records: ``subject`` for the person
+        themself (every such row already names them, and their user id must not outlive an
+        erasure in the append-only logs), ``client:<client_id>`` for a machine client."""
+        return "subject" if self.user_id else f"client:{self.client_id}"
 
     @property
     def source(self) -> str:

@@ -20,6 +20,7 @@ SCOPES: dict[str, str] = {
     "disclosure-log:write": "Log disclosures made outside the API.",
     "requests:write": "Make data-subject requests (for oneself, or as staff on a user's behalf).",
     "requests:manage": "Handle data-subject requests: extend, verify, complete, reject.",
+    "processing-records:read": "Read the record of processing activities (GDPR Art. 30).",
     "metrics:read": "Read the service's Prometheus metrics (/metrics).",
 }
 

@@ -539,7 +539,7 @@ SELECT NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
    AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = $3 AND status = 'active'))
    AND ($4::uuid IS NULL OR NOT EXISTS (
         SELECT 1 FROM refresh_tokens WHERE family_id = $4 AND revoked_at IS NOT NULL)),
-   EXISTS (SELECT 1 FROM users WHERE id = $5 AND restricted_at IS NOT NULL)
+   EXISTS (SELECT 1 FROM users WHERE id = $5 AND (restricted_at IS NOT NULL OR status = 'erased'))
 """
 
 
@@ -554,7 +554,8 @@ async def principal_still_valid(
 ) -> tuple[bool, bool]:
     """One round trip per request (on every request, so on the raw driver): whether the token
     still holds (not revoked, client enabled, the user still active, the sign-in session not
-    revoked), and whether the user the path names is restricted (Art. 18)."""
+    revoked), and whether the user the path names is restricted (Art. 18), or erased: what an
+    erasure keeps under a legal hold is restricted in the same way."""
     connection = await raw.driver(session)
     row = await connection.fetchrow(
         _STILL_VALID, jti, client_id, user_id, session_id, target_user_id
@@ -588,15 +589,12 @@ async def consume_rate(
 
 
 async def purge_expired(session: AsyncSession) -> dict[str, int]:
-    """Removes rows that no longer matter: expired revocations, refresh tokens a day past expiry,
-    forgotten failed-login streaks and old rate windows."""
+    """Removes sign-in state that no longer matters: expired revocations, forgotten failed-login
+    streaks and old rate windows (sessions go by the personal-data catalogue's retention)."""
     now = utcnow()
     statements = {
         "revoked_access_tokens": delete(RevokedAccessToken).where(
             RevokedAccessToken.expires_at < now
-        ),
-        "refresh_tokens": delete(RefreshToken).where(
-            RefreshToken.expires_at < now - timedelta(days=1)
         ),
         "login_throttles": delete(LoginThrottle).where(
             # Where a username signed in from is remembered for 90 days, failures for one.

@@ -63,9 +63,9 @@ def install_openapi(app: FastAPI) -> None:
         from app.requests.schemas import ExportDocument
 
         # Streamed, so not a response model: its shape is published all the same.
-        schemas["ExportDocument"] = ExportDocument.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
+        document = ExportDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(document.pop("$defs", {}))
+        schemas["ExportDocument"] = document
         for name in _FRAMEWORK_SCHEMAS:
             schemas.pop(name, None)
         for path, path_item in spec.get("paths", {}).items():

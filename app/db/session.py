@@ -33,6 +33,7 @@ class Database:
         pool_size: int | None = None,
         max_overflow: int | None = None,
         pool_timeout: float | None = None,
+        isolation_level: str | None = None,
     ) -> Database:
         """An engine on ``url`` as given (tests and tools); the service itself connects with
         ``service_url()``."""
@@ -42,6 +43,7 @@ class Database:
             max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
             pool_timeout=pool_timeout or settings.db_pool_timeout_seconds,
             pool_pre_ping=True,
+            **({"isolation_level": isolation_level} if isolation_level else {}),
             # Failed statements are logged without their parameters (names, hashes, codes).
             hide_parameters=True,
             connect_args={

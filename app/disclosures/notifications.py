@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import DisclosureLogEntry
@@ -24,6 +24,7 @@ from app.core.secrets import KeyedHasher
 from app.db import raw
 from app.db.session import Database
 from app.disclosures.models import Notification, Recipient
+from app.disclosures.personal_data import NOTIFICATIONS
 from app.disclosures.schemas import NotificationList, NotificationRead
 from app.disclosures.service import signing_secrets
 from app.disclosures.webhooks import (
@@ -88,6 +89,8 @@ WHERE id = (
     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING id, attempts, payload
 """
+
+PAYLOAD = NOTIFICATIONS.column("payload")
 
 _DUE_RECIPIENTS = """
 SELECT DISTINCT recipient_id FROM notifications
@@ -187,6 +190,17 @@ class Deliveries:
         async with self.database.session() as session, session.begin():
             await session.execute(
                 update(Notification).where(Notification.id == claimed.id).values(**values)
+            )
+            # Delivered (or given up): the user id the recipient knows is no longer needed in it
+            # when the person has been erased (the personal-data catalogue says when).
+            payload = PAYLOAD
+            await session.execute(
+                text(
+                    f"UPDATE notifications SET payload = {payload.cleared} "  # noqa: S608
+                    f"WHERE id = :id AND ({payload.clear_when}) "
+                    "AND user_id IN (SELECT id FROM users WHERE status = 'erased')"
+                ),
+                {"id": claimed.id},
             )
 
 

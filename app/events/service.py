@@ -86,9 +86,11 @@ async def ingest(
     known = set(
         (
             await session.scalars(
-                select(User.id).where(
-                    User.id.in_(user_ids), User.status == "active", User.restricted_at.is_(None)
-                )
+                select(User.id)
+                .where(User.id.in_(user_ids), User.status == "active", User.restricted_at.is_(None))
+                # Events have no foreign key (the table is partitioned): the key-share lock makes
+                # an erasure of the same user wait for this batch, or this batch see it erased.
+                .with_for_update(key_share=True)
             )
         ).all()
     )

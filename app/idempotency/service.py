@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import Caller
+from app.auth.dependencies import Caller, Principal
 from app.core.errors import AppError, Conflict
 from app.db.session import Session
 from app.idempotency.models import IdempotencyKey
@@ -70,6 +70,11 @@ class Claim:
     fingerprint: str
 
 
+def owner_of(caller: Principal) -> str:
+    """Whose keys: each person's own, each machine client's own (keys never cross callers)."""
+    return f"user:{caller.user_id}" if caller.user_id else f"client:{caller.client_id}"
+
+
 async def claim(request: Request, caller: Caller, session: Session) -> None:
     """Before the endpoint: 409 if the key's first request is running, the stored answer if it
     finished, 422 if the key was used for another request."""
@@ -83,7 +88,9 @@ async def claim(request: Request, caller: Caller, session: Session) -> None:
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
     ).hexdigest()
     locked = await session.scalar(
-        select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{caller.actor()} {key}", 7)))
+        select(
+            func.pg_try_advisory_xact_lock(func.hashtextextended(f"{owner_of(caller)} {key}", 7))
+        )
     )
     if not locked:
         raise IdempotencyKeyInFlight(
@@ -92,7 +99,7 @@ async def claim(request: Request, caller: Caller, session: Session) -> None:
         )
     stored = await session.scalar(
         select(IdempotencyKey).where(
-            IdempotencyKey.owner == caller.actor(),
+            IdempotencyKey.owner == owner_of(caller),
             IdempotencyKey.key == key,
             IdempotencyKey.created_at > datetime.now(UTC) - KEPT,
         )
@@ -105,10 +112,10 @@ async def claim(request: Request, caller: Caller, session: Session) -> None:
         raise Replay(stored)
     await session.execute(
         delete(IdempotencyKey).where(
-            IdempotencyKey.owner == caller.actor(), IdempotencyKey.key == key
+            IdempotencyKey.owner == owner_of(caller), IdempotencyKey.key == key
         )
     )
-    request.state.idempotency = Claim(session, caller.actor(), key, fingerprint)
+    request.state.idempotency = Claim(session, owner_of(caller), key, fingerprint)
 
 
 async def _store(request: Request, response: Response) -> None:
@@ -186,10 +193,3 @@ async def _replay(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Replay, _replay)
-
-
-async def purge_expired(session: AsyncSession) -> int:
-    result = await session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < datetime.now(UTC) - KEPT)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

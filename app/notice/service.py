@@ -13,6 +13,8 @@ from app.consents.models import Purpose, PurposeVersion
 from app.core.settings import Settings
 from app.disclosures.models import Recipient
 from app.notice import texts
+from app.privacy import catalogue
+from app.privacy.vocabulary import CATEGORIES, data_category_names, retention_text
 
 
 async def purposes(session: AsyncSession, lang: str) -> list[dict[str, Any]]:
@@ -78,15 +80,29 @@ async def transfers(session: AsyncSession, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def categories(lang: str, settings: Settings) -> list[dict[str, str]]:
-    return [
-        {
-            "category": code,
-            "name": text[lang]["name"],
-            "retention": text[lang]["retention"].format(months=settings.events_retention_months),
-        }
-        for code, text in texts.CATEGORIES.items()
-    ]
+def categories(lang: str, settings: Settings) -> list[dict[str, Any]]:
+    """Section 5 and the retention section, from the personal-data catalogue: each category with
+    the data it holds, and each retention period with what it applies to."""
+    described = []
+    for code, tables in catalogue.by_category().items():
+        periods: dict[str, list[str]] = {}
+        data: list[str] = []
+        for table in tables:
+            names = data_category_names(table, lang)
+            data += [name for name in names if name not in data]
+            applies = periods.setdefault(retention_text(table.retention, lang, settings), [])
+            applies += [name for name in names if name not in applies]
+        described.append(
+            {
+                "category": code,
+                "name": CATEGORIES[code][lang],
+                "data": data,
+                "retention": [
+                    {"period": period, "applies_to": applies} for period, applies in periods.items()
+                ],
+            }
+        )
+    return described
 
 
 async def article_15(session: AsyncSession, settings: Settings, lang: str) -> dict[str, Any]:
@@ -207,8 +223,24 @@ def render_html(description: dict[str, Any]) -> str:
         if "categories" in section:
             parts.append("<ul>")
             for c in section["categories"]:
-                value = c["retention"] if section["number"] == 10 else c["name"]
-                parts.append(f"<li>{escape(value)}</li>")
+                parts.append(f"<li><strong>{escape(c['name'])}</strong>")
+                if section["number"] == 10:
+                    parts.append("<ul>")
+                    for period in c["retention"]:
+                        applies = ", ".join(period["applies_to"])
+                        parts.append(
+                            f"<li>{escape(period['period'])}"
+                            + (
+                                f" <span class='basis'>({escape(applies)})</span>"
+                                if applies
+                                else ""
+                            )
+                            + "</li>"
+                        )
+                    parts.append("</ul>")
+                else:
+                    parts.append(f"<br><span class='basis'>{escape(', '.join(c['data']))}</span>")
+                parts.append("</li>")
             parts.append("</ul>")
         if section.get("recipients"):
             parts.append("<ul>")

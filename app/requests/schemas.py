@@ -80,64 +80,89 @@ class RequestPage(PageInfo):
 
 class ErasureItem(BaseModel):
     category: str = Field(description="Category of the register description.")
-    detail: str = Field(description="What happened to it.")
+    table: str = Field(description="Where the rows were, in the personal-data catalogue.")
+    rows: int = Field(description="How many of the person's rows.")
+    detail: str = Field(description="What the rows are, and what happened to them.")
 
 
 class KeptItem(BaseModel):
     category: str = Field(description="Category.")
+    table: str = Field(description="Where the rows are, in the personal-data catalogue.")
+    rows: int = Field(description="How many rows are kept.")
     reason: str = Field(description="The legal hold.")
-    until: date | None = Field(description="When the hold ends and it is removed.")
+    until: date | None = Field(
+        description="When the hold ends and the rows are removed; none while still needed "
+        "(an open claim)."
+    )
 
 
 class ErasureReport(BaseModel):
-    erased: list[ErasureItem] = Field(description="Removed or irreversibly anonymised.")
+    pseudonym: uuid.UUID = Field(
+        description="The fresh pseudonym what survives is kept under (never the user id that "
+        "recipients, the frontend or the logs knew); only `requests:manage` reads it."
+    )
+    erased: list[ErasureItem] = Field(description="Removed.")
+    pseudonymised: list[ErasureItem] = Field(
+        description="Kept as proof, the identifying values cleared, under the pseudonym."
+    )
     kept: list[KeptItem] = Field(description="Kept, restricted, under a legal hold.")
+    recipients_notified: int = Field(description="Recipients told of the erasure (Art. 19).")
 
 
 Row = dict[str, Any]
 
 
-class ExportDocument(BaseModel):
-    """The access (Art. 15) or portability (Art. 20) export: everything the registry holds on the
-    person, by category of the register description, with the Art. 15(1) items. A portability
-    export holds only `subject`, `credentials`, `contracts`, `billing`, `interests`,
-    `permissions` and `events`."""
+class ExportColumn(BaseModel):
+    data_category: str = Field(description="The data category, e.g. `user.contact.email`.")
+    source: Literal["subject", "observed", "staff", "dvv", "posti", "derived"] = Field(
+        description="Where the value comes from: the person, their use of the service, staff, "
+        "DVV, Posti, or the registry itself."
+    )
 
-    format: Literal["huutokaupat-registry-export/1"] = Field(description="Document format.")
+
+class ExportTable(BaseModel):
+    description: str = Field(description="What a row is.")
+    purposes: list[str] = Field(description="Purposes (W3C DPV terms).")
+    legal_basis: str = Field(description="Legal basis (GDPR Art. 6(1)).")
+    retention: str = Field(description="How long it is kept, in the person's language.")
+    on_erasure: str = Field(description="What erasure does to it, in the person's language.")
+    columns: dict[str, ExportColumn] = Field(description="Every column shown, by name.")
+    value_sources: dict[str, str] | None = Field(
+        default=None,
+        description="For a table whose values DVV or Posti may update: the source of each "
+        "column's current value.",
+    )
+    rows: list[Row] = Field(description="The person's rows.")
+
+
+class ExportCategory(BaseModel):
+    name: str = Field(description="The category of the register description, in words.")
+    tables: dict[str, ExportTable] = Field(description="Its tables, by name.")
+
+
+class ExportDocument(BaseModel):
+    """The access (Art. 15) or portability (Art. 20) export, made by walking the personal-data
+    catalogue: every category of the register description, every table and shown column of it,
+    with the person's rows. A portability export holds only what the person provided or their
+    use of the service produced, processed on consent or contract, without any value DVV or
+    Posti supplied."""
+
+    format: Literal["huutokaupat-registry-export/2"] = Field(description="Document format.")
     kind: Literal["access", "portability"] = Field(description="Art. 15 or Art. 20.")
     user_id: uuid.UUID = Field(description="Whose data.")
     generated_at: datetime = Field(description="When the document was made.")
-    subject: Row = Field(description="The profile: name, address, language, contacts.")
-    identity_code: Row | None = Field(
-        default=None, description="The identity code (masked unless the DPO asked in full)."
+    language: Literal["fi", "sv", "en"] = Field(description="The person's language.")
+    permissions_in_effect: list[Row] | None = Field(
+        default=None, description="Access only: the permission in effect per purpose and channel."
     )
-    credentials: Row | None = Field(
-        default=None, description="The username and sign-in metadata; never the password hash."
+    sources_of_data: Row | None = Field(
+        default=None, description="Access only: where the data came from (Art. 15(1)(g))."
     )
-    contracts: list[Row] = Field(default_factory=list, description="Contracts.")
-    billing: Row | None = Field(default=None, description="Billing details.")
-    debt_collection: list[Row] = Field(default_factory=list, description="Collection cases.")
-    interests: list[Row] = Field(default_factory=list, description="Interests the person gave.")
-    permissions: Row = Field(
-        default_factory=dict,
-        description="`effective` permissions per purpose and channel, and their `history`.",
+    gdpr_article_15: Row | None = Field(
+        default=None,
+        description="Access only: purposes, categories, recipients, retention, rights, "
+        "complaint, sources, automated decisions (Art. 15(1)(a)-(h)).",
     )
-    requests: list[Row] = Field(default_factory=list, description="Data-subject requests.")
-    history: list[Row] = Field(
-        default_factory=list, description="Every change, with who made it and the source."
+    categories: dict[str, ExportCategory] = Field(
+        description="The person's data by category of the register description (section 5)."
     )
-    sources_of_data: Row = Field(
-        default_factory=dict, description="Where the data came from (Art. 15(1)(g))."
-    )
-    gdpr_article_15: Row = Field(
-        default_factory=dict,
-        description="Purposes, categories, recipients, retention, rights, complaint, sources, "
-        "automated decisions (Art. 15(1)(a)-(h)).",
-    )
-    disclosures: list[Row] = Field(
-        default_factory=list, description="Every disclosure of the person's data (access only)."
-    )
-    access_log: list[Row] = Field(
-        default_factory=list, description="Every read of the data by staff or partners."
-    )
-    events: list[Row] = Field(default_factory=list, description="Events, newest first.")

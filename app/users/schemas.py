@@ -178,7 +178,7 @@ class ChangeRead(BaseModel):
     source: Literal["subject", "staff", "dvv", "posti", "import"] = Field(
         description="Where the change came from."
     )
-    actor: str = Field(description="Who made it: `user:<id>` or `client:<client_id>`.")
+    actor: str = Field(description="Who made it: `subject` (the person) or `client:<client_id>`.")
     category: str = Field(description="Which of the register's categories changed.")
     action: str = Field(description="What happened: `created`, `updated`, `closed`, ...")
     fields: list[str] = Field(description="Which fields changed.")
