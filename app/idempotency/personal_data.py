@@ -13,8 +13,8 @@ IDEMPOTENCY_KEYS = Table(
     columns=(
         Column("owner", "user.unique_id", Source.DERIVED),
         *technical("key", "fingerprint", "status"),
-        Column("body", "user.unique_id", Source.DERIVED),
-        Column("headers", "user.unique_id", Source.DERIVED),
+        Column("body", "user.answer_copy", Source.DERIVED),
+        Column("headers", "user.answer_copy", Source.DERIVED),
         *technical("created_at"),
     ),
     purposes=("dpv:ServiceProvision",),

@@ -4,6 +4,7 @@ is kept. Everything on it comes from the catalogue and the person's rows."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from html import escape
 from typing import Any
@@ -102,18 +103,35 @@ def _key_values(table: Table, row: dict[str, Any], lang: str) -> list[tuple[str,
         if category.startswith(("system.", "user.unique_id")) or value in (None, "", [], {}):
             continue
         label = DATA_CATEGORIES[category][lang]
-        shown = value if isinstance(value, str) else str(value)
+        shown = _readable(value)
         pairs.setdefault(label, []).append(shown)
     return [(label, " ".join(values)) for label, values in pairs.items()]
 
 
+_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})")
+
+
+def _readable(value: Any) -> str:
+    """A value as a person reads it: times to the minute, structures as plain text."""
+    if isinstance(value, str):
+        match = _TIME.match(value)
+        return f"{match[1]} {match[2]}" if match else value
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_readable(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_readable(v) for v in value)
+    return str(value)
+
+
 def _sources(tables: Iterable[Table], data: PersonsData, lang: str) -> list[str]:
+    """Where the values the person has came from (columns with a value only)."""
     found: list[str] = []
     for table in tables:
-        if not data.rows.get(table.name):
-            continue
+        rows = data.rows.get(table.name) or []
         for column in access.columns_of(table, data.kind):
-            if column.data_category.startswith("system."):
+            if column.data_category.startswith(("system.", "user.unique_id")):
+                continue
+            if not any(row.get(column.name) not in (None, "", [], {}) for row in rows):
                 continue
             source = column.source
             if column.tracked_source and column.name in data.value_sources:

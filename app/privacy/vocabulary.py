@@ -172,6 +172,11 @@ DATA_CATEGORIES: Words = {
         "sv": "utlämnanden av dina uppgifter",
         "en": "disclosures of your data",
     },
+    "user.answer_copy": {
+        "fi": "kopiot jo annetuista vastauksista uudelleenyrityksiä varten",
+        "sv": "kopior av redan givna svar för nya försök",
+        "en": "copies of answers already given, for retries",
+    },
     "system.operations": {
         "fi": "tekniset tunnisteet ja ajat",
         "sv": "tekniska id:n och tider",
