@@ -218,6 +218,7 @@ async def load(url: str, users: int, events: int, disclosures: int, seed: int) -
             "request_id": None,
             "kind": "release",
             "note": None,
+            "transfer_basis": None,
         }
         digest = chain.entry_hash(prev, content)
         entries.append((*content.values(), 0, prev, digest))

@@ -5,6 +5,21 @@ from __future__ import annotations
 
 from app.core.personal_data import Column, Erasure, Retention, Source, Table, technical
 
+
+def internal(*names: str) -> tuple[Column, ...]:
+    """Ids that mean something only inside the registry (a recipient's, a request's): kept with
+    the entry, not shown in an export (the recipient is shown by name)."""
+    return tuple(Column(n, "system.operations", Source.DERIVED, shown=False) for n in names)
+
+
+def chain_columns() -> tuple[Column, ...]:
+    """The hash chain's own columns: integrity data, not data of the person (not shown)."""
+    return tuple(
+        Column(name, "system.operations", Source.DERIVED, shown=False)
+        for name in ("lane", "prev_hash", "entry_hash")
+    )
+
+
 ACCESS_LOG = Table(
     name="access_log",
     category="accountability",
@@ -19,7 +34,8 @@ ACCESS_LOG = Table(
         Column("role", "user.access", Source.DERIVED),
         Column("categories", "user.access", Source.DERIVED),
         Column("operation", "user.access", Source.DERIVED),
-        *technical("request_id", "correlation_id", "lane", "prev_hash", "entry_hash"),
+        *internal("request_id", "correlation_id"),
+        *chain_columns(),
     ),
     purposes=("dpv:LegalCompliance",),
     legal_basis="legal_obligation",
@@ -39,18 +55,18 @@ DISCLOSURE_LOG = Table(
         *technical("id"),
         Column("disclosed_at", "user.disclosure", Source.DERIVED),
         Column("subject_ref", "user.unique_id.pseudonymous", Source.DERIVED),
-        *technical("recipient_id"),
+        *internal("recipient_id"),
         Column("recipient_name", "user.disclosure", Source.DERIVED),
         Column("purpose", "user.disclosure", Source.DERIVED),
         Column("categories", "user.disclosure", Source.DERIVED),
         Column("legal_basis", "user.disclosure", Source.DERIVED),
         Column("channel", "user.disclosure", Source.DERIVED),
         Column("client_id", "user.disclosure", Source.DERIVED, shown=False),
-        *technical("request_id"),
+        *internal("request_id"),
         Column("kind", "user.disclosure", Source.DERIVED),
         Column("note", "user.disclosure", Source.STAFF),
         Column("transfer_basis", "user.disclosure", Source.DERIVED),
-        *technical("lane", "prev_hash", "entry_hash"),
+        *chain_columns(),
     ),
     purposes=("dpv:LegalCompliance",),
     legal_basis="legal_obligation",

@@ -16,7 +16,9 @@ EVENTS = Table(
         Column("type", "user.behavior", Source.OBSERVED),
         Column("source", "user.behavior", Source.OBSERVED),
         Column("properties", "user.behavior", Source.OBSERVED),
-        *technical("received_at"),
+        # When the registry stored it: bookkeeping, not the person's use (and rendering it for
+        # every one of a long history's events is a fifth of an export's time).
+        Column("received_at", "system.operations", Source.DERIVED, shown=False),
     ),
     purposes=("dpv:CustomerRelationshipManagement", "dpv:ServiceOptimisation"),
     legal_basis="contract",
