@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,12 @@ def clients_create(
     scopes: Annotated[
         str | None, typer.Option(help="Space-separated; default: all the role's scopes.")
     ] = None,
+    shell: Annotated[
+        bool,
+        typer.Option(
+            "--shell", help="Print CLIENT_ID=... and CLIENT_SECRET=... for `eval` in a shell."
+        ),
+    ] = False,
 ) -> None:
     """Register a machine client; prints its client_id and a secret shown only this once."""
     if role not in CLIENT_ROLES:
@@ -104,6 +111,9 @@ def clients_create(
         client_id, secret = asyncio.run(run())
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scopes") from exc
+    if shell:
+        typer.echo(f"CLIENT_ID={shlex.quote(client_id)}\nCLIENT_SECRET={shlex.quote(secret)}")
+        return
     echo_json({"client_id": client_id, "client_secret": secret, "role": role})
 
 

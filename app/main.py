@@ -16,11 +16,13 @@ from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.service import AuthContext
 from app.consents.router import router as consents_router
+from app.core.conditional import NotModifiedMiddleware
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.core.openapi import install_openapi, operation_id
+from app.core.pagination import NextLinkMiddleware
 from app.core.secrets import KeyedHasher, service_secret
 from app.core.settings import Settings, get_settings
 from app.core.validators import IdentityCodePolicy
@@ -159,6 +161,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "X-Correlation-ID", "Retry-After"],
         )
+    app.add_middleware(NextLinkMiddleware)
+    app.add_middleware(NotModifiedMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 

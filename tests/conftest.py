@@ -364,6 +364,18 @@ class Actors:
 
 
 @pytest.fixture
+async def staff(actors: Actors) -> dict[str, str]:
+    """Headers of a customer-service staff client."""
+    return bearer(await actors.client_token("staff"))
+
+
+@pytest.fixture
+async def dpo(actors: Actors) -> dict[str, str]:
+    """Headers of the data protection officer's client."""
+    return bearer(await actors.client_token("dpo"))
+
+
+@pytest.fixture
 async def actors(client: httpx.AsyncClient, db: AsyncSession, app) -> Actors:  # type: ignore[no-untyped-def]
     return Actors(client, db, app)
 

@@ -324,11 +324,6 @@ def test_where_the_law_fixes_the_basis(purpose: PurposeRule, fixed: str | None) 
 
 
 @pytest.fixture
-async def dpo(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("dpo"))
-
-
-@pytest.fixture
 async def partner(actors: Actors) -> dict[str, str]:
     token, _, _ = await actors.partner_token()
     return bearer(token)

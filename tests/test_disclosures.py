@@ -23,11 +23,6 @@ from tests.conftest import Actors, bearer
 MARKETING = "group_direct_marketing"
 
 
-@pytest.fixture
-async def dpo(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("dpo"))
-
-
 def decisions(*items: tuple[str, str | None, str]) -> dict:  # type: ignore[type-arg]
     return {
         "source": "settings_page",

@@ -158,3 +158,191 @@ def test_the_quick_starts_token_command_gives_a_token_the_service_takes(
     import anyio
 
     assert anyio.run(read) == 200
+
+
+# Conditional requests ------------------------------------------------------------------------------
+
+
+async def _conditional(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    method: str,
+    change: dict,  # type: ignore[type-arg]
+) -> None:
+    """A read gives a strong ETag and 304 for it; a write with a stale one is 412 and changes
+    nothing; with the current one it goes through and the tag changes."""
+    first = await client.get(url, headers=headers)
+    assert first.status_code == 200, first.text
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/"), etag
+    again = await client.get(url, headers={**headers, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    other = await client.get(url, headers={**headers, "If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+    stale = await client.request(
+        method, url, json=change, headers={**headers, "If-Match": '"stale"'}
+    )
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"] == PROBLEM
+    assert (await client.get(url, headers=headers)).json() == first.json(), "nothing changed"
+    done = await client.request(method, url, json=change, headers={**headers, "If-Match": etag})
+    assert done.status_code in (200, 201), done.text
+    assert done.headers["etag"] != etag
+    assert (await client.get(url, headers=headers)).headers["etag"] == done.headers["etag"]
+    late = await client.request(method, url, json=change, headers={**headers, "If-Match": etag})
+    assert late.status_code == 412, "the old tag no longer matches"
+
+
+class TestConditionalRequests:
+    async def test_billing(self, client: httpx.AsyncClient, actors: Actors, staff) -> None:  # type: ignore[no-untyped-def]
+        user_id = await actors.user()
+        url = f"/v1/users/{user_id}/billing"
+        assert (
+            await client.put(url, json={"street": "Katu 1"}, headers={**staff, "If-Match": "*"})
+        ).status_code == 412, "If-Match on what does not exist yet"
+        assert (await client.put(url, json={"street": "Katu 1"}, headers=staff)).status_code == 201
+        await _conditional(client, url, staff, "PUT", {"street": "Katu 2"})
+
+    async def test_contracts_and_collections(
+        self,
+        client: httpx.AsyncClient,
+        actors: Actors,
+        staff,  # type: ignore[no-untyped-def]
+    ) -> None:
+        user_id = await actors.user()
+        made = await client.post(
+            f"/v1/users/{user_id}/contracts",
+            json={"product": "Plus", "seller": "Mezzoforte Oy", "opened_on": "2026-01-01"},
+            headers=staff,
+        )
+        assert made.status_code == 201
+        assert made.headers["location"] == f"/v1/users/{user_id}/contracts/{made.json()['id']}"
+        await _conditional(
+            client, made.headers["location"], staff, "PATCH", {"terminated_on": "2026-12-31"}
+        )
+        case = await client.post(
+            f"/v1/users/{user_id}/collections",
+            json={"referred_on": "2026-03-01", "agency": "Perintä Oy", "amount_cents": 100},
+            headers=staff,
+        )
+        await _conditional(client, case.headers["location"], staff, "PATCH", {"amount_cents": 90})
+
+    async def test_purposes_and_recipients(
+        self,
+        client: httpx.AsyncClient,
+        dpo,  # type: ignore[no-untyped-def]
+    ) -> None:
+        await _conditional(
+            client, "/v1/purposes/market_research", dpo, "PATCH", {"name_en": "Market surveys"}
+        )
+        made = await client.post(
+            "/v1/recipients",
+            json={
+                "name": "Kumppani Oy",
+                "kind": "partner",
+                "country": "FI",
+                "legal_basis": "consent",
+            },
+            headers=dpo,
+        )
+        assert made.status_code == 201
+        await _conditional(
+            client, made.headers["location"], dpo, "PATCH", {"contact_name": "Maija"}
+        )
+
+
+# Lists ------------------------------------------------------------------------------------------------
+
+
+async def test_every_list_is_items_and_next_cursor_with_a_next_link(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            content = operation["responses"].get("200", {}).get("content", {})
+            schema = content.get("application/json", {}).get("schema", {})
+            assert schema.get("type") != "array", f"{method} {path} answers a bare array"
+            ref = schema.get("$ref", "").rsplit("/", 1)[-1]
+            properties = schemas.get(ref, {}).get("properties", {})
+            if "items" in properties and properties["items"].get("type") == "array":
+                assert "next_cursor" in properties, f"{method} {path}: no next_cursor"
+
+    _, token = await actors.user_with_token()
+    for _ in range(3):
+        await client.post("/v1/users/me/requests", json={"type": "access"}, headers=bearer(token))
+    seen: list[str] = []
+    url: str | None = "/v1/users/me/requests?limit=2"
+    while url:
+        page = await client.get(url, headers=bearer(token))
+        body = page.json()
+        assert set(body) == {"items", "next_cursor"}
+        seen += [r["id"] for r in body["items"]]
+        link = page.headers.get("link")
+        if body["next_cursor"] is None:
+            assert link is None
+            url = None
+        else:
+            assert link.endswith('>; rel="next"') and "limit=2" in link
+            url = link[1 : link.index(">")]
+            assert body["next_cursor"] in httpx.URL(url).params["cursor"]
+    assert len(seen) == 3 and len(set(seen)) == 3
+
+
+# Rate limits -----------------------------------------------------------------------------------------
+
+
+async def test_registrations_tell_their_rate_limits(
+    client: httpx.AsyncClient, actors: Actors, settings: Settings
+) -> None:
+    from tests.test_faults import registration
+
+    frontend = bearer(await actors.client_token("frontend"))
+    headers = {**frontend, "X-Forwarded-For": "198.51.100.77"}
+    made = await client.post("/v1/users", json=registration("rate-1"), headers=headers)
+    assert made.status_code == 201, made.text
+    policy = made.headers["ratelimit-policy"]
+    quota = settings.registrations_per_address_per_hour
+    assert f'"registrations-per-address";q={quota};w=3600' in policy
+    assert '"registrations-per-client";q=' in policy
+    assert f'"registrations-per-address";r={quota - 1};t=' in made.headers["ratelimit"]
+    for n in range(quota):
+        last = await client.post("/v1/users", json=registration(f"rate-x{n}"), headers=headers)
+    assert last.status_code == 429
+    assert '"registrations-per-address";r=0;t=' in last.headers["ratelimit"]
+    assert int(last.headers["retry-after"]) >= 1
+
+
+# The document ---------------------------------------------------------------------------------------
+
+
+async def test_every_body_has_an_example_that_fits_and_headers_are_listed(
+    client: httpx.AsyncClient,
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    spec = (await client.get("/openapi.json")).json()
+    bodies = 0
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                bodies += 1
+                assert "example" in content, f"{method} {path} {media}: no example"
+                schema = {**content["schema"], "components": spec["components"]}
+                errors = list(Draft202012Validator(schema).iter_errors(content["example"]))
+                assert errors == [], (method, path, [e.message for e in errors])
+            for status, response in operation["responses"].items():
+                headers = response.get("headers", {})
+                assert "X-Request-ID" in headers, (method, path, status)
+                if status in ("429", "503"):
+                    assert "Retry-After" in headers, (method, path, status)
+    assert bodies >= 26
+    paths = spec["paths"]
+    assert "ETag" in paths["/v1/users/{user_ref}/billing"]["get"]["responses"]["200"]["headers"]
+    created = paths["/v1/users/{user_ref}/contracts"]["post"]["responses"]["201"]["headers"]
+    assert {"ETag", "Location"} <= set(created)
+    registered = paths["/v1/users"]["post"]["responses"]["201"]["headers"]
+    assert {"RateLimit", "RateLimit-Policy", "Location"} <= set(registered)

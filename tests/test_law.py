@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,16 +35,6 @@ def decisions(
             for p, c, d in items
         ],
     }
-
-
-@pytest.fixture
-async def dpo(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("dpo"))
-
-
-@pytest.fixture
-async def staff(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("staff"))
 
 
 async def _release(client: httpx.AsyncClient, partner: str, user_id: uuid.UUID) -> dict[str, Any]:

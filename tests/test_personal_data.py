@@ -32,17 +32,6 @@ from app.users.personal_data import USERS
 from tests.conftest import Actors, bearer
 from tests.test_requests import table_of
 
-
-@pytest.fixture
-async def dpo(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("dpo"))
-
-
-@pytest.fixture
-async def staff(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("staff"))
-
-
 # Drift --------------------------------------------------------------------------------------------
 
 

@@ -22,11 +22,6 @@ CONTRACT = {
 }
 
 
-@pytest.fixture
-async def staff(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("staff"))
-
-
 class TestContracts:
     async def test_staff_record_and_change_a_contract(
         self, client: httpx.AsyncClient, actors: Actors, staff, db: AsyncSession

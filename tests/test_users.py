@@ -51,16 +51,6 @@ async def frontend(actors: Actors) -> dict[str, str]:
     return bearer(await actors.client_token("frontend"))
 
 
-@pytest.fixture
-async def staff(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("staff"))
-
-
-@pytest.fixture
-async def dpo(actors: Actors) -> dict[str, str]:
-    return bearer(await actors.client_token("dpo"))
-
-
 async def register(
     client: httpx.AsyncClient, headers: dict[str, str], body: dict
 ) -> httpx.Response:  # type: ignore[type-arg]

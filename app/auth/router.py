@@ -16,6 +16,13 @@ from app.auth.scopes import SCOPES
 from app.core.errors import PROBLEM_BASE, problem_responses
 from app.db.session import Session
 
+
+def form_example(values: dict[str, str]) -> dict[str, object]:
+    """An example of a form body (OAuth 2.0 endpoints take forms, not JSON)."""
+    form = "application/x-www-form-urlencoded"
+    return {"requestBody": {"content": {form: {"example": values}}}}
+
+
 router = APIRouter(tags=["auth"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -59,6 +66,9 @@ def _client_credentials(
     "/v1/auth/token",
     response_model=TokenResponse,
     responses={**OAUTH_ERRORS, **problem_responses(429)},
+    openapi_extra=form_example(
+        {"grant_type": "client_credentials", "client_id": "dpo-1a2b3c", "client_secret": "..."}
+    ),
 )
 async def issue_token(
     request: Request,
@@ -116,7 +126,12 @@ async def issue_token(
     return JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
 
 
-@router.post("/v1/auth/revoke", responses=OAUTH_ERRORS, response_class=Response)
+@router.post(
+    "/v1/auth/revoke",
+    responses=OAUTH_ERRORS,
+    response_class=Response,
+    openapi_extra=form_example({"token": "eyJhbGciOi...", "token_type_hint": "refresh_token"}),
+)
 async def revoke_token(
     request: Request,
     session: Session,

@@ -28,6 +28,7 @@ from app.auth.models import (
 )
 from app.auth.passwords import Passwords
 from app.auth.scopes import ROLE_SCOPES, SUBJECT_SCOPES, format_scope, parse_scope
+from app.core import ratelimit
 from app.core.errors import AppError
 from app.core.logging import get_logger
 from app.core.secrets import KeyedHasher
@@ -281,7 +282,7 @@ class Throttle:
             log.warning("sign_in_throttled", retry_after=wait)
             raise TooManyLoginAttempts(
                 f"Too many failed attempts; try again in {wait} seconds.",
-                headers={"Retry-After": str(wait)},
+                headers={"Retry-After": str(wait), "RateLimit": f'"sign-in";r=0;t={wait}'},
             )
 
     async def _count(self, key: str, now: datetime) -> int:
@@ -564,9 +565,10 @@ async def principal_still_valid(
 
 
 async def consume_rate(
-    session: AsyncSession, key: str, limit: int, window_seconds: int = 60
+    session: AsyncSession, key: str, limit: int, window_seconds: int = 60, *, policy: str
 ) -> None:
-    """Counts one request against ``key`` in the current fixed window; 429 past ``limit``."""
+    """Counts one request against ``key`` in the current fixed window; 429 past ``limit``. The
+    quota is noted on the session, for the answer's RateLimit header fields."""
     now = utcnow()
     start = datetime.fromtimestamp(now.timestamp() // window_seconds * window_seconds, UTC)
     count = (
@@ -580,11 +582,13 @@ async def consume_rate(
             .returning(RateWindow.count)
         )
     ).scalar_one()
+    wait = max(1, math.ceil((start + timedelta(seconds=window_seconds) - now).total_seconds()))
+    quotas = session.info.setdefault("rate_limits", [])
+    quotas.append(ratelimit.Quota(policy, limit, window_seconds, max(0, limit - count), wait))
     if count > limit:
-        wait = max(1, math.ceil((start + timedelta(seconds=window_seconds) - now).total_seconds()))
         raise RateLimited(
             f"At most {limit} per {window_seconds} seconds; try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
+            headers={"Retry-After": str(wait), **ratelimit.headers(quotas)},
         )
 
 

@@ -22,6 +22,7 @@ from app.consents.schemas import (
     ReconsentItem,
     ReconsentPage,
 )
+from app.core.conditional import check_if_match
 from app.core.errors import AppError, Conflict, NotFound
 from app.core.pagination import CursorUuid, decode_cursor, encode_cursor
 from app.db import raw
@@ -211,11 +212,16 @@ async def create_purpose(
 
 
 async def update_purpose(
-    session: AsyncSession, principal: Principal, code: str, body: PurposeUpdate
+    session: AsyncSession,
+    principal: Principal,
+    code: str,
+    body: PurposeUpdate,
+    if_match: str | None = None,
 ) -> PurposeRead:
     purpose = await session.get(Purpose, code, with_for_update=True)
     if purpose is None:
         raise PurposeNotFound(f"No purpose `{code}`.")
+    check_if_match(if_match, await _read(session, purpose), "purpose")
     current = await get_version(session, code, purpose.current_version)
     notice = body.notice.model_dump() if body.notice else current.notice
     legal_basis = body.legal_basis or current.legal_basis

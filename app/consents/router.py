@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, status
+from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.consents import audiences, purposes, receipts, service
@@ -24,6 +24,7 @@ from app.consents.schemas import (
     ReconsentPage,
     RecordedDecisions,
 )
+from app.core.conditional import IfMatch, tag, tagged
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
@@ -49,13 +50,15 @@ async def list_purposes(caller: Reader, session: Session) -> PurposeList:
     "/v1/purposes",
     response_model=PurposeRead,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 409, 422),
+    responses={**tagged(201, location=True), **problem_responses(401, 403, 409, 422)},
 )
 async def create_purpose(
-    body: PurposeCreate, caller: PurposeAdmin, session: Session
+    body: PurposeCreate, caller: PurposeAdmin, session: Session, response: Response
 ) -> PurposeRead:
     """Add a purpose with its first notice version (scope `purposes:write`, the DPO)."""
-    return await purposes.create_purpose(session, caller, body)
+    purpose = await purposes.create_purpose(session, caller, body)
+    response.headers["Location"] = f"/v1/purposes/{purpose.code}"
+    return tag(response, purpose)
 
 
 @router.get(
@@ -77,24 +80,33 @@ async def list_reconsent(
 
 
 @router.get(
-    "/v1/purposes/{code}", response_model=PurposeRead, responses=problem_responses(401, 403, 404)
+    "/v1/purposes/{code}",
+    response_model=PurposeRead,
+    responses={**tagged(200), **problem_responses(401, 403, 404)},
 )
-async def read_purpose(code: Code, caller: Reader, session: Session) -> PurposeRead:
-    """One purpose (scope `consents:read`)."""
-    return await purposes.read_purpose(session, code)
+async def read_purpose(
+    code: Code, caller: Reader, session: Session, response: Response
+) -> PurposeRead:
+    """One purpose, with its ETag (scope `consents:read`)."""
+    return tag(response, await purposes.read_purpose(session, code))
 
 
 @router.patch(
     "/v1/purposes/{code}",
     response_model=PurposeRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses={**tagged(200), **problem_responses(401, 403, 404, 412, 422)},
 )
 async def update_purpose(
-    code: Code, body: PurposeUpdate, caller: PurposeAdmin, session: Session
+    code: Code,
+    body: PurposeUpdate,
+    caller: PurposeAdmin,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> PurposeRead:
     """Change a purpose; a new notice text, legal basis or channel list makes a new version and
     the old ones stay readable (scope `purposes:write`)."""
-    return await purposes.update_purpose(session, caller, code, body)
+    return tag(response, await purposes.update_purpose(session, caller, code, body, if_match))
 
 
 @router.get(

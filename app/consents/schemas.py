@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.pagination import PageInfo
-from app.core.schemas import Input, Patch
+from app.core.pagination import PageInfo, WholeList
+from app.core.schemas import Input, Patch, example
 
 LegalBasis = Literal["consent", "contract", "legal_obligation", "legitimate_interest"]
 Category = Literal["service", "marketing", "research", "analytics"]
@@ -32,7 +32,28 @@ class Notice(Input):
 PurposeName = Annotated[str, StringConstraints(min_length=3, max_length=200)]
 
 
-class PurposeCreate(Input):
+class PurposeCreate(
+    Input,
+    json_schema_extra=example(
+        {
+            "code": "newsletter_partners",
+            "name_en": "Partners' newsletter",
+            "name_fi": "Yhteistyökumppanien uutiskirje",
+            "name_sv": "Samarbetspartners nyhetsbrev",
+            "category": "marketing",
+            "direct_marketing": True,
+            "legal_basis": "consent",
+            "channels": ["email"],
+            "group_companies": False,
+            "dpv_purpose": "dpv:DirectMarketing",
+            "notice": {
+                "fi": "Lähetämme yhteistyökumppaniemme tarjouksia sähköpostitse.",
+                "sv": "Vi skickar erbjudanden från våra samarbetspartner per e-post.",
+                "en": "We send our partners' offers by e-mail.",
+            },
+        }
+    ),
+):
     code: PurposeCode = Field(description="Stable identifier, e.g. `direct_marketing`.")
     name_en: PurposeName = Field(description="Short English name.")
     name_fi: PurposeName | None = Field(
@@ -61,7 +82,19 @@ class PurposeCreate(Input):
     notice: Notice = Field(description="The notice shown to people, in three languages.")
 
 
-class PurposeUpdate(Patch):
+class PurposeUpdate(
+    Patch,
+    json_schema_extra=example(
+        {
+            "notice": {
+                "fi": "Lähetämme yhteistyökumppaniemme tarjouksia sähköpostitse kerran kuussa.",
+                "sv": "Vi skickar våra samarbetspartners erbjudanden per e-post en gång i månaden.",
+                "en": "We send our partners' offers by e-mail once a month.",
+            },
+            "material": False,
+        }
+    ),
+):
     """A change to the notice, the legal basis or the channels makes a new version; say whether
     it is material (`material`). A change of legal basis always is."""
 
@@ -109,7 +142,7 @@ class PurposeRead(BaseModel):
     current_version: PurposeVersionRead = Field(description="The notice in force.")
 
 
-class PurposeList(BaseModel):
+class PurposeList(WholeList):
     items: list[PurposeRead] = Field(description="Every purpose.")
 
 
@@ -135,7 +168,24 @@ class DecisionIn(Input):
     notice_version: int = Field(ge=1, description="The notice version the person was shown.")
 
 
-class DecisionsIn(Input):
+class DecisionsIn(
+    Input,
+    json_schema_extra=example(
+        {
+            "source": "settings_page",
+            "language": "fi",
+            "decisions": [
+                {
+                    "purpose": "direct_marketing",
+                    "channel": "email",
+                    "decision": "granted",
+                    "notice_version": 1,
+                },
+                {"purpose": "market_research", "decision": "prohibited", "notice_version": 1},
+            ],
+        }
+    ),
+):
     source: Source = Field(description="Where the person made the decision.")
     language: Language = Field(description="The language of the notice shown.")
     decisions: list[DecisionIn] = Field(min_length=1, max_length=50, description="1 to 50.")
@@ -157,7 +207,7 @@ class EffectivePermission(BaseModel):
     decided_at: datetime | None = Field(description="When it was made.")
 
 
-class Permissions(BaseModel):
+class Permissions(WholeList):
     user_id: uuid.UUID = Field(description="The user.")
     items: list[EffectivePermission] = Field(description="Every purpose and channel.")
 

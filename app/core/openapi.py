@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from app.core.ratelimit import RATE_LIMIT_HEADERS
+
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
@@ -35,6 +37,50 @@ def _document_common_errors(path: str, operation: dict[str, Any]) -> None:
     for status in sorted(wanted - set(responses)):
         responses[status] = {"description": HTTPStatus(int(status)).phrase}
         _problem_content(responses[status])
+
+
+REQUEST_ID_HEADER = {
+    "X-Request-ID": {
+        "description": "The service's own id of this request: quote it when reporting a problem.",
+        "schema": {"type": "string"},
+    }
+}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _document_headers(status: str, response: dict[str, Any]) -> None:
+    """The headers every answer carries (X-Request-ID), and those of a refusal to wait."""
+    headers = response.setdefault("headers", {})
+    headers.update(REQUEST_ID_HEADER)
+    if status in ("429", "503"):
+        headers.update(RETRY_AFTER_HEADER)
+    if status == "429":
+        headers.update(RATE_LIMIT_HEADERS)
+
+
+def _example_of(schema: dict[str, Any], schemas: dict[str, Any]) -> Any:
+    """The first example of a body's schema (or of the first member of a union)."""
+    if "$ref" in schema:
+        schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    for member in schema.get("oneOf", schema.get("anyOf", [])):
+        found = _example_of(member, schemas)
+        if found is not None:
+            return found
+    examples = schema.get("examples")
+    return examples[0] if examples else None
+
+
+def _document_body_example(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        if "example" not in media:
+            found = _example_of(media.get("schema", {}), schemas)
+            if found is not None:
+                media["example"] = found
 
 
 def operation_id(route: APIRoute) -> str:
@@ -71,7 +117,9 @@ def install_openapi(app: FastAPI) -> None:
         for path, path_item in spec.get("paths", {}).items():
             for operation in path_item.values():
                 _document_common_errors(path, operation)
+                _document_body_example(operation, schemas)
                 for status, response in operation.get("responses", {}).items():
+                    _document_headers(status, response)
                     content = response.get("content", {})
                     documented_problem = "application/problem+json" in content
                     default_422 = status == "422" and "application/json" in content

@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from functools import lru_cache
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Query
 from pydantic import (
@@ -22,6 +24,8 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from sqlalchemy import tuple_
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError
 from app.core.validators import PlausibleDate, PlausibleTime
@@ -68,9 +72,24 @@ def decode_cursor(
         ) from None
 
 
+def past(after: tuple[Any, ...], *columns: Any) -> Any:
+    """The keyset condition: rows sorted after the cursor's keys (a row comparison, which the
+    index on the same columns serves)."""
+    return tuple_(*columns) > tuple_(*after)
+
+
 class PageInfo(BaseModel):
     next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last page."
+        description="Pass as `cursor` for the next page; null on the last page. The same link "
+        'is in the `Link: <...>; rel="next"` header.'
+    )
+
+
+class WholeList(PageInfo):
+    """A list that is always whole, in the shape every paged list has."""
+
+    next_cursor: None = Field(
+        default=None, description="Always null: the whole list is in `items`."
     )
 
 
@@ -82,3 +101,54 @@ Cursor = Annotated[
 
 def limit_query(default: int = 50, maximum: int = 200) -> Any:
     return Query(default, ge=1, le=maximum, description=f"Page size, at most {maximum}.")
+
+
+_NEXT = re.compile(rb'"next_cursor":"([^"\\]*)"')
+
+
+class NextLinkMiddleware:
+    """Every page of a list answers ``Link: <...>; rel="next"`` (RFC 8288) beside its
+    ``next_cursor``: the same request with ``cursor`` set to it. Only small JSON answers to GETs
+    are looked at (never a streamed export), and only for the cursor's bytes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+
+        async def send_with_link(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers", []))
+                json_body = headers.get(b"content-type", b"").startswith(b"application/json")
+                if message["status"] == 200 and json_body and b"content-length" in headers:
+                    held = message
+                    return
+                await send(message)
+                return
+            if held is not None:
+                start, held = held, None
+                found = _NEXT.search(message.get("body", b""))
+                if found is not None:
+                    start = {**start, "headers": [*start["headers"], _link(scope, found[1])]}
+                await send(start)
+            await send(message)
+
+        await self.app(scope, receive, send_with_link)
+
+
+def _link(scope: Scope, cursor: bytes) -> tuple[bytes, bytes]:
+    query = [
+        (k, v)
+        for k, v in parse_qsl(
+            scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        )
+        if k != "cursor"
+    ]
+    query.append(("cursor", cursor.decode("ascii")))
+    target = f"{scope.get('root_path', '')}{scope['path']}?{urlencode(query)}"
+    return b"link", f'<{target}>; rel="next"'.encode("latin-1")

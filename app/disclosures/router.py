@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
+from app.core.conditional import LOCATION_HEADER, IfMatch, tag, tagged
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
@@ -49,35 +50,41 @@ async def list_recipients(caller: RecipientAdmin, session: Session) -> Recipient
     "/v1/recipients",
     response_model=RecipientCreated,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 422),
+    responses={201: {"headers": LOCATION_HEADER}, **problem_responses(401, 403, 422)},
 )
 async def create_recipient(
-    body: RecipientCreate, caller: RecipientAdmin, session: Session, request: Request
+    body: RecipientCreate,
+    caller: RecipientAdmin,
+    session: Session,
+    request: Request,
+    response: Response,
 ) -> RecipientCreated:
     """Add a group company or partner, its purposes and the clients that act for it; the answer
     shows its webhook secret once (scope `recipients:write`). A webhook address must be https to
     a public host, without user info (422 otherwise)."""
-    return await service.create_recipient(
+    created = await service.create_recipient(
         session, request.app.state.auth.hasher, body, request.app.state.webhook_policy
     )
+    response.headers["Location"] = f"/v1/recipients/{created.id}"
+    return created
 
 
 @router.get(
     "/v1/recipients/{recipient_id}",
     response_model=RecipientRead,
-    responses=problem_responses(401, 403, 404),
+    responses={**tagged(200), **problem_responses(401, 403, 404)},
 )
 async def read_recipient(
-    recipient_id: uuid.UUID, caller: RecipientAdmin, session: Session
+    recipient_id: uuid.UUID, caller: RecipientAdmin, session: Session, response: Response
 ) -> RecipientRead:
-    """One recipient (scope `recipients:write`)."""
-    return await service.read_recipient(session, recipient_id)
+    """One recipient, with its ETag (scope `recipients:write`)."""
+    return tag(response, await service.read_recipient(session, recipient_id))
 
 
 @router.patch(
     "/v1/recipients/{recipient_id}",
     response_model=RecipientRead,
-    responses=problem_responses(401, 403, 404, 422),
+    responses={**tagged(200), **problem_responses(401, 403, 404, 412, 422)},
 )
 async def update_recipient(
     recipient_id: uuid.UUID,
@@ -85,11 +92,19 @@ async def update_recipient(
     caller: RecipientAdmin,
     session: Session,
     request: Request,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> RecipientRead:
     """Change a recipient (scope `recipients:write`)."""
-    return await service.update_recipient(
-        session, request.app.state.auth.hasher, recipient_id, body, request.app.state.webhook_policy
+    updated = await service.update_recipient(
+        session,
+        request.app.state.auth.hasher,
+        recipient_id,
+        body,
+        request.app.state.webhook_policy,
+        if_match,
     )
+    return tag(response, updated)
 
 
 @router.post(

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, model_validator
 
-from app.core.pagination import PageInfo
-from app.core.schemas import Input, Patch
+from app.core.pagination import PageInfo, WholeList
+from app.core.schemas import Input, Patch, example
 from app.core.validators import BusinessId, Country, Email, Phone
 
 RecipientKind = Literal["group_company", "partner", "debt_collection_agency", "authority"]
@@ -24,7 +24,22 @@ PurposeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{2,63}$"
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class RecipientCreate(Input):
+class RecipientCreate(
+    Input,
+    json_schema_extra=example(
+        {
+            "name": "Huutokaupat Sverige AB",
+            "kind": "group_company",
+            "business_id": "556677-8899",
+            "country": "SE",
+            "purposes": ["group_direct_marketing"],
+            "legal_basis": "legitimate_interest",
+            "contact_name": "Anna Svensson",
+            "contact_email": "dpo@huutokaupat.example.se",
+            "webhook_url": "https://hooks.huutokaupat.example.se/registry",
+        }
+    ),
+):
     name: Name = Field(description="The company's name.")
     kind: RecipientKind = Field(description="What the recipient is to the controller.")
     business_id: BusinessId | None = Field(default=None, description="Finnish Business ID.")
@@ -44,7 +59,9 @@ class RecipientCreate(Input):
     )
 
 
-class RecipientUpdate(Patch):
+class RecipientUpdate(
+    Patch, json_schema_extra=example({"contact_email": "tietosuoja@huutokaupat.example.se"})
+):
     clearable = frozenset({"contact_name", "contact_email", "contact_phone", "webhook_url"})
 
     name: Name | None = Field(default=None, description="The company's name.")
@@ -96,7 +113,7 @@ class WebhookSecretRotated(BaseModel):
     )
 
 
-class RecipientList(BaseModel):
+class RecipientList(WholeList):
     items: list[RecipientRead] = Field(description="Every recipient.")
 
 
@@ -108,7 +125,16 @@ class AudienceSelection(Input):
     limit: int = Field(default=100, ge=1, le=1000, description="Users in this release.")
 
 
-class ReleaseRequest(Input):
+class ReleaseRequest(
+    Input,
+    json_schema_extra=example(
+        {
+            "purpose": "group_direct_marketing",
+            "categories": ["name", "email"],
+            "user_ids": ["3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c"],
+        }
+    ),
+):
     purpose: PurposeCode = Field(description="What the data is for.")
     categories: list[ReleaseCategory] = Field(
         min_length=1, max_length=6, description="Which data is wanted."
@@ -146,7 +172,19 @@ class ReleaseResult(BaseModel):
     next_cursor: str | None = Field(description="For audience releases: the next page.")
 
 
-class ExternalDisclosure(Input):
+class ExternalDisclosure(
+    Input,
+    json_schema_extra=example(
+        {
+            "recipient_id": "0b6d0c1e-2f3a-4b5c-8d9e-1f2a3b4c5d6e",
+            "purpose": "billing",
+            "categories": ["basic_data", "billing"],
+            "legal_basis": "legal_obligation",
+            "user_ids": ["3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c"],
+            "note": "Verohallinnon tietopyyntö 2026/123",
+        }
+    ),
+):
     recipient_id: uuid.UUID = Field(description="Who received the data.")
     purpose: PurposeCode = Field(description="For what.")
     categories: list[Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,32}$")]] = Field(
@@ -220,5 +258,5 @@ class NotificationRead(BaseModel):
     last_error: str | None = Field(description="The last delivery error.")
 
 
-class NotificationList(BaseModel):
+class NotificationList(WholeList):
     items: list[NotificationRead] = Field(description="Notifications about the user.")

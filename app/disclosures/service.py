@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import chain
@@ -20,8 +20,9 @@ from app.auth.dependencies import Principal, UserNotFound
 from app.auth.keys import KeyRing
 from app.auth.models import Client
 from app.consents.models import Purpose
+from app.core.conditional import check_if_match
 from app.core.errors import AppError, Forbidden, NotFound
-from app.core.pagination import CursorId, CursorTime, decode_cursor, encode_cursor
+from app.core.pagination import CursorId, CursorTime, decode_cursor, encode_cursor, past
 from app.core.secrets import KeyedHasher
 from app.disclosures.models import Recipient
 from app.disclosures.schemas import (
@@ -278,8 +279,12 @@ async def update_recipient(
     recipient_id: uuid.UUID,
     body: RecipientUpdate,
     policy: WebhookPolicy | None = None,
+    if_match: str | None = None,
 ) -> RecipientRead:
-    recipient = await get_recipient(session, recipient_id)
+    recipient = await session.get(Recipient, recipient_id, with_for_update=True)
+    if recipient is None:
+        raise RecipientNotFound("No such recipient.")
+    check_if_match(if_match, await _read(session, recipient), "recipient")
     values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"client_ids"})
     if "purposes" in values:
         await _check_purposes(session, values["purposes"] or [])
@@ -376,13 +381,7 @@ async def list_disclosures(
         query = query.where(DisclosureLogEntry.disclosed_at < until)
     after = decode_cursor(cursor, CursorTime, CursorId)
     if after is not None:
-        at, last_id = after
-        query = query.where(
-            or_(
-                DisclosureLogEntry.disclosed_at > at,
-                and_(DisclosureLogEntry.disclosed_at == at, DisclosureLogEntry.id > last_id),
-            )
-        )
+        query = query.where(past(after, DisclosureLogEntry.disclosed_at, DisclosureLogEntry.id))
     rows = list(
         (
             await session.scalars(

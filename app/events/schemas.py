@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.pagination import PageInfo
+from app.core.pagination import PageInfo, WholeList
+from app.core.schemas import example
 from app.core.validators import PlausibleTime
 
 MAX_BATCH = 1000
@@ -71,7 +72,22 @@ class EventIn(BaseModel):
 
 
 class EventBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=example(
+            {
+                "events": [
+                    {
+                        "user_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c",
+                        "type": "bid.placed",
+                        "occurred_at": "2026-11-25T12:00:00+02:00",
+                        "source": "web",
+                        "properties": {"auction_id": "A-123456", "amount_cents": 15000},
+                    }
+                ]
+            }
+        ),
+    )
 
     events: list[EventIn] = Field(
         min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} events."
@@ -112,5 +128,5 @@ class EventTypeRead(BaseModel):
     description: str = Field(description="What it records.")
 
 
-class EventTypeList(BaseModel):
+class EventTypeList(WholeList):
     items: list[EventTypeRead] = Field(description="Every event type the registry stores.")

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.core.schemas import Input, Patch
+from app.core.pagination import WholeList
+from app.core.schemas import Input, Patch, example
 from app.core.validators import Country, Currency, Email, PaymentReference, Phone
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -24,7 +25,17 @@ class Communication(Input):
     )
 
 
-class ContractCreate(Input):
+class ContractCreate(
+    Input,
+    json_schema_extra=example(
+        {
+            "product": "Huutokaupat Plus",
+            "seller": "Mezzoforte Oy",
+            "opened_on": "2026-01-15",
+            "communication": {"email": "matti@example.fi"},
+        }
+    ),
+):
     product: Text200 = Field(description="The product or service.")
     seller: Text200 = Field(description="Who sold it (Mezzoforte Oy or a group company).")
     opened_on: date = Field(description="When the contract began.")
@@ -40,7 +51,7 @@ class ContractCreate(Input):
         return self
 
 
-class ContractUpdate(Patch):
+class ContractUpdate(Patch, json_schema_extra=example({"terminated_on": "2026-12-31"})):
     clearable = frozenset({"terminated_on"})
 
     product: Text200 | None = Field(default=None, description="The product or service.")
@@ -61,11 +72,22 @@ class ContractRead(BaseModel):
     updated_at: datetime = Field(description="When last changed.")
 
 
-class ContractList(BaseModel):
+class ContractList(WholeList):
     items: list[ContractRead] = Field(description="Contracts, oldest first.")
 
 
-class BillingWrite(Input):
+class BillingWrite(
+    Input,
+    json_schema_extra=example(
+        {
+            "street": "Laskutuskatu 3",
+            "postal_code": "00100",
+            "city": "Helsinki",
+            "country": "FI",
+            "payment_method_reference": "pm_1Qx7example",
+        }
+    ),
+):
     street: Text200 | None = Field(default=None, description="Billing street address.")
     postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = (
         Field(default=None, description="Billing postal code.")
@@ -90,14 +112,26 @@ class BillingRead(BillingWrite):
     updated_at: datetime = Field(description="When last changed.")
 
 
-class CollectionCreate(Input):
+class CollectionCreate(
+    Input,
+    json_schema_extra=example(
+        {
+            "referred_on": "2026-03-01",
+            "agency": "Perintä Oy",
+            "amount_cents": 12900,
+            "currency": "EUR",
+        }
+    ),
+):
     referred_on: date = Field(description="When the debt was referred to the agency.")
     agency: Text200 = Field(description="The debt-collection agency.")
     amount_cents: int = Field(ge=0, le=10**12, description="Amount in cents.")
     currency: Currency = Field(default="EUR", description="ISO 4217 currency.")
 
 
-class CollectionUpdate(Patch):
+class CollectionUpdate(
+    Patch, json_schema_extra=example({"status": "paid", "closed_on": "2026-04-10"})
+):
     clearable = frozenset({"closed_on"})
 
     status: Literal["open", "paid", "cancelled", "written_off"] | None = Field(
@@ -122,11 +156,16 @@ class CollectionRead(BaseModel):
     updated_at: datetime = Field(description="When last changed.")
 
 
-class CollectionList(BaseModel):
+class CollectionList(WholeList):
     items: list[CollectionRead] = Field(description="Cases, oldest first.")
 
 
-class InterestCreate(Input):
+class InterestCreate(
+    Input,
+    json_schema_extra=example(
+        {"topic": "Taide ja antiikki", "note": "Erityisesti suomalainen lasi"}
+    ),
+):
     topic: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
     ] = Field(description="What the person is interested in, e.g. `antique furniture`.")
@@ -142,5 +181,5 @@ class InterestRead(BaseModel):
     created_at: datetime = Field(description="When given.")
 
 
-class InterestList(BaseModel):
+class InterestList(WholeList):
     items: list[InterestRead] = Field(description="Interests, oldest first.")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal
+from app.core.conditional import check_if_match
 from app.core.errors import AppError, Conflict, NotFound
 from app.db.base import Base
 from app.records.models import BillingProfile, CollectionCase, Contract, Interest
@@ -174,9 +175,11 @@ async def update_contract(
     user_id: uuid.UUID,
     contract_id: uuid.UUID,
     body: ContractUpdate,
+    if_match: str | None = None,
 ) -> ContractRead:
     await _writable(session, user_id, active_only=False)
     row = await _owned(session, Contract, contract_id, user_id)
+    check_if_match(if_match, ContractRead.model_validate(row, from_attributes=True), "contract")
     values = body.model_dump(exclude_unset=True)
     if "communication" in values:
         values["communication"] = (
@@ -208,12 +211,18 @@ async def read_billing(
 
 
 async def write_billing(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, body: BillingWrite
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    body: BillingWrite,
+    if_match: str | None = None,
 ) -> tuple[BillingRead, bool]:
     """Replaces the billing details; returns them and whether they were created."""
     await _writable(session, user_id, active_only=False)
     values = body.model_dump()
     row = await session.get(BillingProfile, user_id, with_for_update=True)
+    current = BillingRead.model_validate(row, from_attributes=True) if row else None
+    check_if_match(if_match, current, "billing details")
     if row is None:
         await session.execute(insert(BillingProfile).values(user_id=user_id, **values))
         changes = {k: (None, v) for k, v in values.items() if v is not None}
@@ -234,6 +243,16 @@ async def write_billing(
     session.expire_all()
     fresh = await session.get_one(BillingProfile, user_id)
     return BillingRead.model_validate(fresh, from_attributes=True), created
+
+
+async def read_contract(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, contract_id: uuid.UUID
+) -> ContractRead:
+    rows = await _list(session, principal, user_id, Contract, Contract.opened_on, "contracts")
+    for row in rows:
+        if row.id == contract_id:
+            return ContractRead.model_validate(row, from_attributes=True)
+    raise RecordNotFound("No such record for this user.")
 
 
 # Debt collection -----------------------------------------------------------------------------
@@ -276,9 +295,11 @@ async def update_collection(
     user_id: uuid.UUID,
     case_id: uuid.UUID,
     body: CollectionUpdate,
+    if_match: str | None = None,
 ) -> CollectionRead:
     await _writable(session, user_id, active_only=False)
     row = await _owned(session, CollectionCase, case_id, user_id)
+    check_if_match(if_match, CollectionRead.model_validate(row, from_attributes=True), "case")
     values = body.model_dump(exclude_unset=True)
     for required in ("status", "amount_cents", "agency"):
         if required in values and values[required] is None:
@@ -293,6 +314,18 @@ async def update_collection(
         raise InvalidRecord("closed_on is before referred_on.")
     await _update(session, principal, user_id, row, values, "debt_collection")
     return CollectionRead.model_validate(row, from_attributes=True)
+
+
+async def read_collection(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, case_id: uuid.UUID
+) -> CollectionRead:
+    rows = await _list(
+        session, principal, user_id, CollectionCase, CollectionCase.referred_on, "debt_collection"
+    )
+    for row in rows:
+        if row.id == case_id:
+            return CollectionRead.model_validate(row, from_attributes=True)
+    raise RecordNotFound("No such record for this user.")
 
 
 # Interests --------------------------------------------------------------------------------------

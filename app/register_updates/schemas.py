@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.core.schemas import example
 from app.core.validators import IdentityCode
 from app.users.schemas import Address, LongName, Name
 
@@ -56,7 +57,27 @@ class RegisterUpdate(BaseModel):
 
 
 class RegisterUpdateBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=example(
+            {
+                "updates": [
+                    {
+                        "update_id": "posti-2026-000123",
+                        "source": "posti",
+                        "type": "address_change",
+                        "user_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c",
+                        "address": {
+                            "street": "Uusikatu 7 B 12",
+                            "postal_code": "33100",
+                            "city": "Tampere",
+                            "country": "FI",
+                        },
+                    }
+                ]
+            }
+        ),
+    )
 
     updates: list[RegisterUpdate] = Field(
         min_length=1, max_length=1000, description="1 to 1000 updates, applied in order."

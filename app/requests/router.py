@@ -53,12 +53,19 @@ async def make_request(
     )
 
 
-@router.get("/v1/users/{user_ref}/requests", response_model=list[RequestRead], responses=ERRORS)
+@router.get("/v1/users/{user_ref}/requests", response_model=RequestPage, responses=ERRORS)
 async def list_user_requests(
-    user_ref: UserRef, caller: Requester, session: Session
-) -> list[RequestRead]:
-    """The user's requests and how each was handled (scope `requests:write`)."""
-    return await service.user_requests(session, caller, resolve_user_id(caller, user_ref))
+    user_ref: UserRef,
+    caller: Requester,
+    session: Session,
+    cursor: Cursor = None,
+    limit: int = limit_query(),
+) -> RequestPage:
+    """The user's requests and how each was handled, oldest first, a page at a time (scope
+    `requests:write`)."""
+    return await service.user_requests(
+        session, caller, resolve_user_id(caller, user_ref), cursor, limit
+    )
 
 
 @router.get("/v1/requests", response_model=RequestPage, responses=ERRORS)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.core.pagination import PageInfo
-from app.core.schemas import Input
+from app.core.schemas import Input, example
 
 RequestType = Literal[
     "access", "portability", "rectification", "erasure", "restriction", "objection"
@@ -18,7 +18,12 @@ Channel = Literal["web", "email", "letter", "phone", "in_person"]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
 
 
-class RequestCreate(Input):
+class RequestCreate(
+    Input,
+    json_schema_extra=example(
+        {"type": "access", "channel": "web", "details": "Haluan kopion kaikista tiedoistani."}
+    ),
+):
     type: RequestType = Field(description="Which right the person uses (GDPR Art. 15-21).")
     channel: Channel = Field(default="web", description="How the request arrived.")
     details: Annotated[str, StringConstraints(max_length=4000)] | None = Field(
@@ -26,24 +31,34 @@ class RequestCreate(Input):
     )
 
 
-class Extension(Input):
+class Extension(
+    Input,
+    json_schema_extra=example(
+        {"months": 1, "reason": "The request covers ten years of auction history."}
+    ),
+):
     months: int = Field(ge=1, le=2, description="One or two more months (Art. 12(3)).")
     reason: Reason = Field(description="Why: complexity or number of requests.")
 
 
-class Verification(Input):
+class Verification(Input, json_schema_extra=example({"method": "bank_id"})):
     method: Annotated[str, StringConstraints(min_length=2, max_length=64)] = Field(
         description="How the requester's identity was verified, e.g. `bank_id`."
     )
 
 
-class Completion(Input):
+class Completion(
+    Input,
+    json_schema_extra=example({"note": "The export was sent through the account's messages."}),
+):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
         default=None, description="What was done."
     )
 
 
-class Rejection(Input):
+class Rejection(
+    Input, json_schema_extra=example({"reason": "The requester's identity could not be verified."})
+):
     reason: Reason = Field(description="Why the request is refused (told to the person).")
 
 
@@ -75,7 +90,9 @@ class RequestRead(BaseModel):
 
 
 class RequestPage(PageInfo):
-    items: list[RequestRead] = Field(description="Requests, by due date.")
+    items: list[RequestRead] = Field(
+        description="Requests: the work list by due date, a user's own by arrival."
+    )
 
 
 class ErasureItem(BaseModel):

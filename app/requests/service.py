@@ -6,7 +6,7 @@ import calendar
 import uuid
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -15,7 +15,14 @@ from app.consents import service as consents
 from app.consents.purposes import load_purposes
 from app.consents.schemas import DecisionIn, DecisionsIn
 from app.core.errors import AppError, Conflict, NotFound
-from app.core.pagination import CursorDate, CursorUuid, decode_cursor, encode_cursor
+from app.core.pagination import (
+    CursorDate,
+    CursorTime,
+    CursorUuid,
+    decode_cursor,
+    encode_cursor,
+    past,
+)
 from app.core.secrets import KeyedHasher
 from app.requests import erasure
 from app.requests.models import SubjectRequest, SubjectRequestEvent
@@ -176,18 +183,35 @@ async def read_request(
 
 
 async def user_requests(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID
-) -> list[RequestRead]:
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> RequestPage:
+    """The user's requests, oldest first, a page at a time (keyset on received_at, id)."""
     await users.require_user(session, user_id)
     await audit.log_access(
         session, principal, [user_id], ["requests"], "read_requests", principal.request_id
     )
-    rows = await session.scalars(
-        select(SubjectRequest)
-        .where(SubjectRequest.user_id == user_id)
-        .order_by(SubjectRequest.received_at)
+    query = select(SubjectRequest).where(SubjectRequest.user_id == user_id)
+    after = decode_cursor(cursor, CursorTime, CursorUuid)
+    if after is not None:
+        query = query.where(past(after, SubjectRequest.received_at, SubjectRequest.id))
+    rows = list(
+        (
+            await session.scalars(
+                query.order_by(SubjectRequest.received_at, SubjectRequest.id).limit(limit + 1)
+            )
+        ).all()
     )
-    return [await _read(session, row) for row in rows]
+    items = [await _read(session, row) for row in rows[:limit]]
+    next_cursor = (
+        encode_cursor([items[-1].received_at.isoformat(), str(items[-1].id)])
+        if len(rows) > limit
+        else None
+    )
+    return RequestPage(items=items, next_cursor=next_cursor)
 
 
 async def work_list(
@@ -213,13 +237,7 @@ async def work_list(
         )
     after = decode_cursor(cursor, CursorDate, CursorUuid)
     if after is not None:
-        due, last = after
-        query = query.where(
-            or_(
-                SubjectRequest.due_on > due,
-                and_(SubjectRequest.due_on == due, SubjectRequest.id > last),
-            )
-        )
+        query = query.where(past(after, SubjectRequest.due_on, SubjectRequest.id))
     rows = list(
         (
             await session.scalars(

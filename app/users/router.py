@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.audit import service as audit
 from app.auth.addresses import person_address
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
+from app.core import ratelimit
+from app.core.conditional import ETAG_HEADER, LOCATION_HEADER, IfMatch, tag
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
+from app.core.ratelimit import RATE_LIMIT_HEADERS
 from app.db.session import Session
 from app.idempotency.service import IdempotentRoute
 from app.users import history, identity_codes, service
@@ -47,15 +50,17 @@ def _cipher(request: Request) -> IdentityCodeCipher:
 
 
 def _with_etag(response: Response, user: UserOut) -> UserOut:
-    response.headers["ETag"] = service.etag_of(user)
-    return user
+    return tag(response, user)
 
 
 @router.post(
     "",
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 409, 422, 429),
+    responses={
+        201: {"headers": {**ETAG_HEADER, **LOCATION_HEADER, **RATE_LIMIT_HEADERS}},
+        **problem_responses(401, 403, 409, 422, 429),
+    },
 )
 async def register_user(
     body: UserCreate, caller: Registrar, session: Session, request: Request, response: Response
@@ -66,6 +71,7 @@ async def register_user(
     address = person_address(request, from_frontend=caller.role == "frontend")
     user = await service.register(session, request.app.state.auth, caller, body, address)
     response.headers["Location"] = f"/v1/users/{user.id}"
+    response.headers.update(ratelimit.headers(ratelimit.counted(session.info)))
     return _with_etag(response, user)
 
 
@@ -128,9 +134,7 @@ async def update_user(
     caller: Writer,
     session: Session,
     response: Response,
-    if_match: Annotated[
-        str | None, Header(description="The ETag you read; 412 if the user changed since.")
-    ] = None,
+    if_match: IfMatch = None,
 ) -> UserOut:
     """Change a user's profile; only the fields sent change (scope `users:write`)."""
     user = await service.update_user(

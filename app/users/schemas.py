@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.core.pagination import PageInfo
-from app.core.schemas import Input, Patch
+from app.core.pagination import PageInfo, WholeList
+from app.core.schemas import Input, Patch, example
 from app.core.validators import (
     BusinessId,
     Country,
@@ -53,7 +53,27 @@ class Address(Input):
     country: Country = Field(default="FI", description="ISO 3166-1 alpha-2 country code.")
 
 
-class PrivateUserCreate(Input):
+class PrivateUserCreate(
+    Input,
+    json_schema_extra=example(
+        {
+            "kind": "private",
+            "username": "matti.meikalainen",
+            "password": "pitkä salasana 2026",
+            "first_name": "Matti",
+            "last_name": "Meikäläinen",
+            "language": "fi",
+            "address": {
+                "street": "Mannerheimintie 1 A 2",
+                "postal_code": "00100",
+                "city": "Helsinki",
+                "country": "FI",
+            },
+            "phone": "040 123 4567",
+            "email": "matti@example.fi",
+        }
+    ),
+):
     kind: Literal["private"] = Field(description="A private person.")
     username: Username = Field(description="Sign-in name; unique regardless of case.")
     password: Password = Field(description="At least 10 characters; stored as argon2id only.")
@@ -66,7 +86,21 @@ class PrivateUserCreate(Input):
     email: Email | None = Field(default=None, description="E-mail address.")
 
 
-class CompanyUserCreate(Input):
+class CompanyUserCreate(
+    Input,
+    json_schema_extra=example(
+        {
+            "kind": "company",
+            "username": "huutajat-oy",
+            "password": "pitkä salasana 2026",
+            "company_name": "Huutajat Oy",
+            "business_id": "2077474-0",
+            "contact_name": "Maija Virtanen",
+            "email": "myynti@huutajat.example.fi",
+            "e_invoice_address": "003720774740",
+        }
+    ),
+):
     kind: Literal["company"] = Field(description="A company (legal person).")
     username: Username = Field(description="Sign-in name; unique regardless of case.")
     password: Password = Field(description="At least 10 characters; stored as argon2id only.")
@@ -85,7 +119,20 @@ class CompanyUserCreate(Input):
 UserCreate = Annotated[PrivateUserCreate | CompanyUserCreate, Field(discriminator="kind")]
 
 
-class UserUpdate(Patch):
+class UserUpdate(
+    Patch,
+    json_schema_extra=example(
+        {
+            "phone": "+358 40 765 4321",
+            "address": {
+                "street": "Aleksanterinkatu 5",
+                "postal_code": "00170",
+                "city": "Helsinki",
+                "country": "FI",
+            },
+        }
+    ),
+):
     """Only the fields sent change; `null` clears an optional one. Fields of the other kind of
     user are refused."""
 
@@ -151,7 +198,9 @@ class UserPage(PageInfo):
     items: list[PrivateUserRead | CompanyUserRead] = Field(description="Users, oldest first.")
 
 
-class IdentityCodeSet(Input):
+class IdentityCodeSet(
+    Input, json_schema_extra=example({"identity_code": "131052-308T", "method": "bank_id"})
+):
     identity_code: IdentityCode = Field(description="Personal identity code (henkilötunnus).")
     method: Literal["bank_id", "mobile_id", "certificate_card", "in_person", "dvv"] = Field(
         description="How the person was strongly identified."
@@ -164,11 +213,11 @@ class IdentityCodeRead(BaseModel):
     verified_at: datetime = Field(description="When the code was stored.")
 
 
-class UserSearch(Input):
+class UserSearch(Input, json_schema_extra=example({"identity_code": "131052-308T"})):
     identity_code: IdentityCode = Field(description="Exact identity code to look for.")
 
 
-class UserSearchResult(BaseModel):
+class UserSearchResult(WholeList):
     items: list[PrivateUserRead | CompanyUserRead] = Field(description="Zero or one user.")
 
 

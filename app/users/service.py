@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
@@ -17,7 +16,8 @@ from app.auth import service as auth
 from app.auth.addresses import address_block
 from app.auth.dependencies import Principal, UserNotFound, may_read_restricted
 from app.auth.models import Credential
-from app.core.errors import AppError, Conflict, PreconditionFailed
+from app.core.conditional import check_if_match
+from app.core.errors import AppError, Conflict
 from app.core.pagination import CursorTime, CursorUuid, decode_cursor, encode_cursor
 from app.db import raw
 from app.disclosures import notifications
@@ -165,11 +165,6 @@ def _to_read(row: Any) -> AnyUserRead:
     )
 
 
-def etag_of(user: AnyUserRead) -> str:
-    """A strong ETag: the hash of the representation itself (age included)."""
-    return '"' + hashlib.sha256(user.model_dump_json().encode()).hexdigest()[:32] + '"'
-
-
 async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> AnyUserRead:
     query = _profile_query().where(User.id == user_id)
     if lock:
@@ -273,9 +268,13 @@ async def register(
         f"register-address:{block}",
         settings.registrations_per_address_per_hour,
         window_seconds=3600,
+        policy="registrations-per-address",
     )
     await auth.consume_rate(
-        session, f"register:{principal.client_id}", settings.registrations_per_minute
+        session,
+        f"register:{principal.client_id}",
+        settings.registrations_per_minute,
+        policy="registrations-per-client",
     )
     user_id = await create_user(
         session,
@@ -326,12 +325,6 @@ async def create_user(
     return user_id
 
 
-def _matches(if_match: str, etag: str) -> bool:
-    if if_match.strip() == "*":
-        return True
-    return any(candidate.strip() == etag for candidate in if_match.split(","))
-
-
 async def update_user(
     session: AsyncSession,
     principal: Principal,
@@ -340,8 +333,7 @@ async def update_user(
     if_match: str | None,
 ) -> AnyUserRead:
     current = await get_user(session, user_id, lock=True)
-    if if_match is not None and not _matches(if_match, etag_of(current)):
-        raise PreconditionFailed("The user changed since you read it; read it again (ETag).")
+    check_if_match(if_match, current, "user")
     if current.status != "active":
         raise AccountNotActive("The account is closed or erased; its data cannot change.")
     values = _profile_values(body)
