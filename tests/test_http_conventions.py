@@ -346,3 +346,66 @@ async def test_every_body_has_an_example_that_fits_and_headers_are_listed(
     assert {"ETag", "Location"} <= set(created)
     registered = paths["/v1/users"]["post"]["responses"]["201"]["headers"]
     assert {"RateLimit", "RateLimit-Policy", "Location"} <= set(registered)
+
+
+async def test_a_weakened_tag_still_gets_304_and_links_come_only_from_the_page(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    user_id = await actors.user()
+    await client.put(f"/v1/users/{user_id}/billing", json={"street": "Katu 1"}, headers=staff)
+    read = await client.get(f"/v1/users/{user_id}/billing", headers=staff)
+    weak = "W/" + read.headers["etag"]
+    again = await client.get(
+        f"/v1/users/{user_id}/billing", headers={**staff, "If-None-Match": weak}
+    )
+    assert again.status_code == 304, "If-None-Match compares weakly (RFC 9110 13.1.2)"
+    stale = await client.put(
+        f"/v1/users/{user_id}/billing",
+        json={"street": "Katu 2"},
+        headers={**staff, "If-Match": weak},
+    )
+    assert stale.status_code == 412, "If-Match compares strongly"
+    # An event whose properties hold a key named next_cursor does not make a Link.
+    frontend = bearer(await actors.client_token("frontend"))
+    from datetime import UTC, datetime
+
+    await client.post(
+        "/v1/users/me/permissions",
+        json={
+            "source": "settings_page",
+            "language": "fi",
+            "decisions": [{"purpose": "analytics", "decision": "granted", "notice_version": 1}],
+        },
+        headers=bearer(
+            (await actors.login(await _username(actors, user_id))).json()["access_token"]
+        ),
+    )
+    await client.post(
+        "/v1/events",
+        json={
+            "events": [
+                {
+                    "user_id": str(user_id),
+                    "type": "item.viewed",
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                    "properties": {"next_cursor": "forged"},
+                }
+            ]
+        },
+        headers=frontend,
+    )
+    page = await client.get(f"/v1/users/{user_id}/events", headers=staff)
+    assert page.status_code == 200, page.text
+    assert page.json()["next_cursor"] is None and "link" not in page.headers
+
+
+async def _username(actors: Actors, user_id: object) -> str:
+    from sqlalchemy import text
+
+    return str(
+        await actors.session.scalar(
+            text("SELECT username FROM credentials WHERE user_id = :u"), {"u": user_id}
+        )
+    )

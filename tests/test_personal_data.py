@@ -479,3 +479,82 @@ async def test_an_erasure_racing_an_event_leaves_no_event_behind(committed) -> N
     finally:
         await engine.dispose()
     assert left == 0
+
+
+async def test_the_dpo_settles_a_claim_kept_after_erasure_and_its_hold_then_ends(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    staff,
+    dpo,
+    db: AsyncSession,  # type: ignore[no-untyped-def]
+) -> None:
+    user_id = await actors.user()
+    case = await client.post(
+        f"/v1/users/{user_id}/collections",
+        json={"referred_on": "2025-03-01", "agency": "Perintä Oy", "amount_cents": 5000},
+        headers=staff,
+    )
+    request = (
+        await client.post(
+            f"/v1/users/{user_id}/requests",
+            json={"type": "erasure", "channel": "email"},
+            headers=staff,
+        )
+    ).json()
+    await client.post(
+        f"/v1/requests/{request['id']}/verify", json={"method": "bank_id"}, headers=dpo
+    )
+    done = await client.post(
+        f"/v1/requests/{request['id']}/complete",
+        json={"note": "Poistettu Matti Meikäläisen pyynnöstä"},
+        headers=dpo,
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["resolution"] is None, "an erasure keeps no free text"
+    assert "Meikäläi" not in str(
+        await db.scalar(text("SELECT string_agg(t::text, ' ') FROM subject_request_events t"))
+    )
+    [kept] = done.json()["result"]["kept"]
+    assert kept["until"] is None, "an open claim is kept while it lasts"
+    pseudonym = done.json()["result"]["pseudonym"]
+    path = f"/v1/users/{pseudonym}/collections/{case.json()['id']}"
+    settle = {"status": "paid", "closed_on": "2026-02-01"}
+    assert (await client.patch(path, json=settle, headers=staff)).status_code == 409
+    settled = await client.patch(path, json=settle, headers=dpo)
+    assert settled.status_code == 200, settled.text
+    assert settled.json()["status"] == "paid"
+    held = await db.scalar(
+        text("SELECT held_until FROM collection_cases WHERE id = :id"), {"id": case.json()["id"]}
+    )
+    assert held == date(2032, 12, 31), "six years from the end of the year it closed"
+    assert (await retention.run(db, settings_of(client), date(2032, 12, 31), dry_run=True))[
+        "debt_collection"
+    ][0]["due"] == 0
+    gone = await retention.run(db, settings_of(client), date(2033, 1, 1), dry_run=False)
+    assert gone["debt_collection"][0]["removed"] == 1
+
+
+def settings_of(client: httpx.AsyncClient) -> Settings:
+    return client._transport.app.state.settings  # type: ignore[attr-defined]
+
+
+async def test_proof_is_re_keyed_only_onto_the_tombstone_of_an_erasure_in_progress(
+    committed,
+) -> None:  # type: ignore[no-untyped-def]
+    """The service's role cannot move a live user's consent records onto an older tombstone."""
+    from app.auth.dependencies import Principal
+    from app.requests import erasure
+
+    _, app, actors = committed
+    first, second = await actors.user(), await actors.user()
+    dpo = Principal(
+        subject="dpo", client_id="dpo", role="dpo", scopes=frozenset(), jti="j", user_id=None
+    )
+    async with app.state.database.session() as session, session.begin():
+        old_tombstone = (await erasure.erase_user(session, dpo, first)).pseudonym
+    async with app.state.database.session() as session:
+        with pytest.raises(Exception, match="not the tombstone of an erasure in progress"):
+            await session.execute(
+                text("SELECT registry_rekey_proof('consent_records', :old, :new, '{}')"),
+                {"old": second, "new": old_tombstone},
+            )

@@ -184,6 +184,8 @@ class ProcessingRestricted(AppError):
 # behalf still may; nobody else may read or change their data.
 _PERSON_MAY_WRITE = ("/requests", "/permissions")
 _DPO_MAY_WRITE = ("/requests", "/restriction")
+# ...and settle a debt claim (a legal claim, Art. 18(2); kept under a hold after an erasure).
+_DPO_MAY_SETTLE = "/collections/"
 
 
 def may_read_restricted(principal: Principal) -> bool:
@@ -199,7 +201,8 @@ def restriction_allows(principal: Principal, target: uuid.UUID | None, request: 
     if principal.user_id is not None and principal.user_id == target:
         return reading or path.endswith(_PERSON_MAY_WRITE)
     if may_read_restricted(principal):
-        return reading or path.endswith(_DPO_MAY_WRITE)
+        settling = request.method == "PATCH" and _DPO_MAY_SETTLE in path
+        return reading or settling or path.endswith(_DPO_MAY_WRITE)
     return False
 
 

@@ -44,8 +44,15 @@ def strong_etag(representation: BaseModel) -> str:
 
 
 def _listed(header: str, etag: str) -> bool:
-    # Strong comparison: a weak tag (W/"...") never matches.
+    # Strong comparison (If-Match): a weak tag (W/"...") never matches.
     return any(candidate.strip() == etag for candidate in header.split(","))
+
+
+def _listed_weakly(header: str, etag: str) -> bool:
+    # Weak comparison (If-None-Match, RFC 9110 13.1.2): W/ is ignored on both sides, so a tag a
+    # compressing proxy weakened still gets its 304.
+    plain = etag.removeprefix("W/")
+    return any(candidate.strip().removeprefix("W/") == plain for candidate in header.split(","))
 
 
 def check_if_match(if_match: str | None, current: BaseModel | None, what: str) -> None:
@@ -88,7 +95,7 @@ class NotModifiedMiddleware:
             if message["type"] == "http.response.start" and message["status"] == 200:
                 headers = message.get("headers", [])
                 etag = next((v.decode("latin-1") for k, v in headers if k == b"etag"), None)
-                if etag is not None and (wanted.strip() == "*" or _listed(wanted, etag)):
+                if etag is not None and (wanted.strip() == "*" or _listed_weakly(wanted, etag)):
                     not_modified = True
                     kept = [
                         (k, v) for k, v in headers if k not in (b"content-length", b"content-type")

@@ -103,7 +103,9 @@ def limit_query(default: int = 50, maximum: int = 200) -> Any:
     return Query(default, ge=1, le=maximum, description=f"Page size, at most {maximum}.")
 
 
-_NEXT = re.compile(rb'"next_cursor":"([^"\\]*)"')
+# A page's own next_cursor is its first field (PageInfo's, inherited first): never a key of the
+# same name inside its items.
+_NEXT = re.compile(rb'^\{"next_cursor":"([A-Za-z0-9_=+/-]{1,4000})"')
 
 
 class NextLinkMiddleware:
@@ -132,7 +134,7 @@ class NextLinkMiddleware:
                 return
             if held is not None:
                 start, held = held, None
-                found = _NEXT.search(message.get("body", b""))
+                found = _NEXT.match(message.get("body", b""))
                 if found is not None:
                     start = {**start, "headers": [*start["headers"], _link(scope, found[1])]}
                 await send(start)

@@ -185,7 +185,13 @@ async def release(
     users = {
         u.id: u
         for u in (
-            await session.scalars(select(User).where(User.id.in_(ids), User.status != "erased"))
+            await session.scalars(
+                select(User)
+                .where(User.id.in_(ids), User.status != "erased")
+                # An erasure of one of them waits for this release, or this release for it (and
+                # then withholds the person): the erasure's Art. 19 notice never misses it.
+                .with_for_update(key_share=True)
+            )
         ).all()
     }
     states = await _states(session, ids, purpose.code)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit import personal_data as audit
 from app.auth import personal_data as auth
 from app.consents import personal_data as consents
-from app.core.personal_data import Table
+from app.core.personal_data import Erasure, Table
 from app.disclosures import personal_data as disclosures
 from app.events import personal_data as events
 from app.idempotency import personal_data as idempotency
@@ -73,6 +73,12 @@ def declaration_errors(tables: Iterable[Table] = TABLES) -> list[str]:
             errors.append(f"{table.name}: a column is declared twice")
         if table.via is None and table.link not in names:
             errors.append(f"{table.name}: the link column {table.link!r} is not declared")
+        kept = table.erasure in (Erasure.PSEUDONYMISE, Erasure.HOLD)
+        if kept and (table.via is not None or table.link not in ("user_id", "id")):
+            errors.append(f"{table.name}: only rows naming the user by user_id can be re-keyed")
+        for column in table.columns:
+            if column.clear_when is not None and column.cleared == "DEFAULT":
+                errors.append(f"{table.name}.{column.name}: a conditional clear needs a value")
     return errors
 
 

@@ -100,7 +100,7 @@ async def _keep(session: AsyncSession, table: Table, old: uuid.UUID, new: uuid.U
         returning = f" RETURNING CASE WHEN {needed} THEN NULL ELSE {hold.until_column} END"
     result = await session.execute(
         text(f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {_where(table)}{returning}"),
-        {"old": old, "new": new},
+        {"old": old, "new": new, "old_text": str(old)},
     )
     if hold is not None:
         until = [row[0] for row in result]

@@ -16,6 +16,7 @@ from app.core.conditional import check_if_match
 from app.core.errors import AppError, Conflict, NotFound
 from app.db.base import Base
 from app.records.models import BillingProfile, CollectionCase, Contract, Interest
+from app.records.personal_data import COLLECTION_CASES
 from app.records.schemas import (
     BillingRead,
     BillingWrite,
@@ -48,10 +49,15 @@ class InterestExists(Conflict):
     title = "Interest already recorded"
 
 
-async def _writable(session: AsyncSession, user_id: uuid.UUID, *, active_only: bool) -> None:
+async def _writable(
+    session: AsyncSession, user_id: uuid.UUID, *, active_only: bool, held: bool = False
+) -> str:
+    """The user's status, locked; refused when erased, unless the write is to a record the
+    erasure keeps under its hold (``held``: the DPO closing a claim)."""
     status = await users.require_user(session, user_id, lock=True)
-    if status == "erased" or (active_only and status != "active"):
+    if (status == "erased" and not held) or (active_only and status != "active"):
         raise users.AccountNotActive(f"The account is {status}; this data cannot change.")
+    return status
 
 
 async def _record(
@@ -135,6 +141,16 @@ async def _update(
     await session.flush()
     await session.refresh(row)
     await _record(session, principal, user_id, category, "updated", changes)
+
+
+async def _update_held(session: AsyncSession, row: Any, values: dict[str, Any]) -> None:
+    """A change to a record kept under a hold after an erasure: no provenance entry (there is
+    no person's history any more), only the record."""
+    for field, value in values.items():
+        setattr(row, field, value)
+    row.updated_at = func.now()
+    await session.flush()
+    await session.refresh(row)
 
 
 # Contracts --------------------------------------------------------------------------------------
@@ -297,7 +313,10 @@ async def update_collection(
     body: CollectionUpdate,
     if_match: str | None = None,
 ) -> CollectionRead:
-    await _writable(session, user_id, active_only=False)
+    # A claim kept after an erasure can still be settled, by the DPO: its hold then ends six
+    # years from the year it closed, and the retention run removes it then.
+    dpo = "requests:manage" in principal.scopes and not principal.is_user
+    status = await _writable(session, user_id, active_only=False, held=dpo)
     row = await _owned(session, CollectionCase, case_id, user_id)
     check_if_match(if_match, CollectionRead.model_validate(row, from_attributes=True), "case")
     values = body.model_dump(exclude_unset=True)
@@ -312,6 +331,12 @@ async def update_collection(
         raise InvalidRecord("closed_on is required when the case is not open, and only then.")
     if closed_on is not None and closed_on < row.referred_on:
         raise InvalidRecord("closed_on is before referred_on.")
+    if status == "erased":
+        hold = COLLECTION_CASES.retention.hold
+        assert hold is not None
+        values["held_until"] = hold.ends_on(closed_on) if closed_on else None
+        await _update_held(session, row, values)
+        return CollectionRead.model_validate(row, from_attributes=True)
     await _update(session, principal, user_id, row, values, "debt_collection")
     return CollectionRead.model_validate(row, from_attributes=True)
 

@@ -17,8 +17,10 @@ REGISTER_UPDATES = Table(
     ),
     purposes=("dpv:CustomerRelationshipManagement",),
     legal_basis="legitimate_interest",
-    retention=Retention("proof"),
-    erasure=Erasure.PSEUDONYMISE,
+    retention=Retention("relationship"),
+    # Deleted on erasure: DVV's and Posti's own update ids would lead back to the person. An
+    # update sent again for an erased person finds no one and is not stored.
+    erasure=Erasure.DELETE,
     order_by="applied_at, update_id",
 )
 

@@ -385,6 +385,8 @@ async def complete(
         row.result = {"prohibited": sorted(marketing | set(research))}
     row.status = "completed"
     row.closed_at = datetime.now(UTC)
-    row.resolution = body.note
-    await _event(session, row.id, principal, "completed", body.note)
+    # An erasure keeps no free text: a note could name the person the erasure just removed.
+    note = None if row.type == "erasure" else body.note
+    row.resolution = note
+    await _event(session, row.id, principal, "completed", note)
     return await _read(session, row)

@@ -51,7 +51,9 @@ USERS = Table(
         _profile("email", "user.contact.email"),
         Column("deceased_on", "user.demographic.date_of_death", Source.DVV),
         *technical("closed_at", "restricted_at", on_erasure=OnErasure.CLEAR),
-        *technical("erased_at", "created_at", "updated_at"),
+        *technical("erased_at", "updated_at"),
+        # When the account was made could single the person out among the tombstones.
+        *technical("created_at", on_erasure=OnErasure.CLEAR),
     ),
     purposes=("dpv:CustomerRelationshipManagement", "dpv:DirectMarketing"),
     legal_basis="contract",

@@ -67,6 +67,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM users WHERE id = old_id AND status <> 'erased') THEN
         RAISE EXCEPTION 'no user being erased';
     END IF;
+    -- Only onto a tombstone this very transaction made (an erasure in progress; its own rows'
+    -- xmin is not older than the transaction), never onto an older one.
+    IF NOT EXISTS (
+        SELECT 1 FROM users WHERE id = new_id AND status = 'erased' AND age(xmin) <= 0
+    ) THEN
+        RAISE EXCEPTION 'not the tombstone of an erasure in progress';
+    END IF;
     FOREACH name IN ARRAY cleared LOOP
         assignments := assignments || format(', %I = NULL', name);
     END LOOP;
