@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.auth import service as auth_service
@@ -458,7 +458,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         driver = Driver(Path(tempfile.mkdtemp(prefix="registry-wrk-")), args.duration)
         pids = {name: p.pid for name, p in processes.items()}
         rows = []
-        wanted = set(args.only.split(",")) if args.only else {*TARGETS, "audience", "export"}
+        wanted = (
+            set(args.only.split(",")) if args.only else {*TARGETS, "audience", "export", "erasure"}
+        )
         tokens["partner"] = await token(PORTS["service"], clients["partner"])
         decision = json.dumps(
             {
@@ -538,6 +540,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 PORTS["service"], pids["service"], tokens["dpo"], dataset["heavy_user"], url
             )
             log(f"export: {export}")
+        erasure = None
+        if "erasure" in wanted:
+            erasure = await erasure_run(url, dataset["heavy_user"])
+            log(f"erasure: {erasure}")
     finally:
         for process in processes.values():
             process.terminate()
@@ -552,7 +558,40 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "comparisons": rows,
         "audience": audience,
         "export": export,
+        "erasure": erasure,
     }
+
+
+async def erasure_run(url: str, heavy: str) -> dict[str, Any]:
+    """The erasure of the heavy user as the service's role runs it, timed and rolled back (the
+    data stays for the next run): the catalogue's walk over every table of the person."""
+    from app.auth.dependencies import Principal
+    from app.requests import erasure
+
+    dpo = Principal(
+        subject="bench",
+        client_id="bench",
+        role="dpo",
+        scopes=frozenset(),
+        jti="bench",
+        user_id=None,
+    )
+    engine = create_async_engine(url)
+    timings, report = [], None
+    try:
+        for _ in range(3):
+            async with AsyncSession(engine) as session:
+                await session.execute(text("SET ROLE registry_app"))
+                started = time.perf_counter()
+                report = await erasure.erase_user(session, dpo, uuid.UUID(heavy))
+                await session.flush()
+                timings.append(time.perf_counter() - started)
+                await session.rollback()
+    finally:
+        await engine.dispose()
+    assert report is not None
+    erased = {item.table: item.rows for item in report.erased}
+    return {"erasure_seconds": statistics.median(timings), "events_erased": erased.get("events", 0)}
 
 
 TARGETS = {
@@ -594,6 +633,12 @@ def table(results: dict[str, Any]) -> str:
         f"| server peak memory growth during that export | {export['peak_rss_growth_mib']:.1f} MiB "
         f"| < 50 MiB | {'yes' if export['peak_rss_growth_mib'] < 50 else 'NO'} |",
     ]
+    erasure = results.get("erasure")
+    if erasure is not None:
+        lines.append(
+            f"| erasure of the heavy user ({erasure['events_erased']} events; rolled back) "
+            f"| {erasure['erasure_seconds']:.2f} s | (none set) | — |"
+        )
     return "\n".join(lines) + "\n"
 
 
