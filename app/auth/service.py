@@ -282,7 +282,7 @@ class Throttle:
             log.warning("sign_in_throttled", retry_after=wait)
             raise TooManyLoginAttempts(
                 f"Too many failed attempts; try again in {wait} seconds.",
-                headers={"Retry-After": str(wait), "RateLimit": f'"sign-in";r=0;t={wait}'},
+                headers={"Retry-After": str(wait), **ratelimit.exhausted("sign-in", wait)},
             )
 
     async def _count(self, key: str, now: datetime) -> int:

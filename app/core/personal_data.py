@@ -150,6 +150,11 @@ class Table:
         return tuple(c for c in self.shown_columns if c.source in (Source.SUBJECT, Source.OBSERVED))
 
 
+def person_owner(user_id: object) -> str:
+    """How an ``owner`` column names a person (``link="owner"``), e.g. whose Idempotency-Key."""
+    return f"user:{user_id}"
+
+
 def user_key(name: str = "user_id") -> Column:
     """The column that names the user: re-keyed to the fresh pseudonym when rows survive."""
     return Column(name, "user.unique_id", Source.DERIVED, OnErasure.KEY)

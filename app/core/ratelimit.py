@@ -40,6 +40,11 @@ def headers(quotas: Iterable[Quota]) -> dict[str, str]:
     }
 
 
+def exhausted(policy: str, reset: int) -> dict[str, str]:
+    """The RateLimit field of a refusal whose limit is not a fixed quota (e.g. sign-in backoff)."""
+    return {"RateLimit": f'"{policy}";r=0;t={reset}'}
+
+
 def counted(info: dict[str, Any]) -> list[Quota]:
     """The quotas a request's session counted against (``session.info``)."""
     return list(info.get("rate_limits", []))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import case, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import DisclosureLogEntry
@@ -187,20 +187,21 @@ class Deliveries:
 
     async def _record(self, claimed: Claimed, *, error: str | None, final: bool) -> None:
         values = outcome(error, MAX_ATTEMPTS if final else claimed.attempts)
+        if "sent_at" in values or "failed_at" in values:
+            # Delivered or given up (the catalogue's ``clear_when``): the user id the recipient
+            # knows is no longer needed in it once the person is erased; cleared in the same
+            # statement.
+            erased = (
+                select(User.id)
+                .where(User.id == Notification.user_id, User.status == "erased")
+                .exists()
+            )
+            values["payload"] = case(
+                (erased, literal_column(PAYLOAD.cleared)), else_=Notification.payload
+            )
         async with self.database.session() as session, session.begin():
             await session.execute(
                 update(Notification).where(Notification.id == claimed.id).values(**values)
-            )
-            # Delivered (or given up): the user id the recipient knows is no longer needed in it
-            # when the person has been erased (the personal-data catalogue says when).
-            payload = PAYLOAD
-            await session.execute(
-                text(
-                    f"UPDATE notifications SET payload = {payload.cleared} "  # noqa: S608
-                    f"WHERE id = :id AND ({payload.clear_when}) "
-                    "AND user_id IN (SELECT id FROM users WHERE status = 'erased')"
-                ),
-                {"id": claimed.id},
             )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import Caller, Principal
 from app.core.errors import AppError, Conflict
+from app.core.personal_data import person_owner
 from app.db.session import Session
 from app.idempotency.models import IdempotencyKey
 
@@ -72,7 +73,7 @@ class Claim:
 
 def owner_of(caller: Principal) -> str:
     """Whose keys: each person's own, each machine client's own (keys never cross callers)."""
-    return f"user:{caller.user_id}" if caller.user_id else f"client:{caller.client_id}"
+    return person_owner(caller.user_id) if caller.user_id else f"client:{caller.client_id}"
 
 
 async def claim(request: Request, caller: Caller, session: Session) -> None:

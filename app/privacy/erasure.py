@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.personal_data import Column, Erasure, OnErasure, Table
+from app.core.personal_data import Column, Erasure, OnErasure, Table, person_owner
 from app.privacy.catalogue import TABLES
 
 
@@ -38,11 +38,16 @@ def _where(table: Table) -> str:
     if table.link == "owner":
         # The person's own keys, and any kept answer that names them.
         return (
-            "owner = 'user:' || :old_text"
+            "owner = :owner"
             " OR position(convert_to(:old_text, 'UTF8') IN body) > 0"
             " OR strpos(CAST(headers AS text), :old_text) > 0"
         )
     return f"{table.link} = :old"
+
+
+def _values(old: uuid.UUID) -> dict[str, object]:
+    """The erased user as the statements name them: by id, as text, and as an owner."""
+    return {"old": old, "old_text": str(old), "owner": person_owner(old)}
 
 
 def _cleared(column: Column) -> str:
@@ -100,7 +105,7 @@ async def _keep(session: AsyncSession, table: Table, old: uuid.UUID, new: uuid.U
         returning = f" RETURNING CASE WHEN {needed} THEN NULL ELSE {hold.until_column} END"
     result = await session.execute(
         text(f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {_where(table)}{returning}"),
-        {"old": old, "new": new, "old_text": str(old)},
+        {**_values(old), "new": new},
     )
     if hold is not None:
         until = [row[0] for row in result]
@@ -130,7 +135,7 @@ async def erase(session: AsyncSession, old: uuid.UUID) -> tuple[uuid.UUID, list[
         if table.erasure is Erasure.DELETE:
             deleted = await session.execute(
                 text(f"DELETE FROM {table.name} WHERE {_where(table)}"),
-                {"old": old, "old_text": str(old)},
+                _values(old),
             )
             outcomes.append(Outcome(table, int(deleted.rowcount)))  # type: ignore[attr-defined]
         elif table.erasure is Erasure.UNLINK:

@@ -28,12 +28,6 @@ from app.privacy.vocabulary import (
 )
 
 SHOWN_ROWS = 10
-PROVENANCE = {
-    "subject": Source.SUBJECT,
-    "staff": Source.STAFF,
-    "dvv": Source.DVV,
-    "posti": Source.POSTI,
-}
 
 WORDS: dict[str, dict[str, str]] = {
     "fi": {
@@ -136,7 +130,8 @@ def _sources(tables: Iterable[Table], data: PersonsData, lang: str) -> list[str]
             source = column.source
             if column.tracked_source and column.name in data.value_sources:
                 # Provenance names the person, staff, DVV, Posti (or an import, the old register).
-                source = PROVENANCE.get(data.value_sources[column.name], Source.STAFF)
+                given = data.value_sources[column.name]
+                source = Source(given) if given in {s.value for s in Source} else Source.STAFF
             text = SOURCES[source][lang]
             if text not in found:
                 found.append(text)
@@ -178,7 +173,7 @@ async def render(
                 count = counts.get(table.name, 0)
                 held += count
                 if count:
-                    labels = ", ".join(_labels(table, lang))
+                    labels = ", ".join(data_category_names(table, lang))
                     parts.append(
                         f"<p>{escape(labels)}: {escape(words['rows'].format(count=count))}</p>"
                     )
@@ -241,10 +236,6 @@ async def render(
         )
     parts.append("</main></body></html>")
     return "".join(parts)
-
-
-def _labels(table: Table, lang: str) -> list[str]:
-    return data_category_names(table, lang)
 
 
 def _name(data: PersonsData) -> str:

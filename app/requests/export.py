@@ -16,12 +16,13 @@ import json
 import tempfile
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.consents import service as consents
 from app.core.settings import Settings
@@ -57,7 +58,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-async def _head(session: Any, settings: Settings, data: PersonsData, kind: str) -> dict[str, Any]:
+async def _head(
+    session: AsyncSession, settings: Settings, data: PersonsData, kind: str
+) -> dict[str, Any]:
     head: dict[str, Any] = {
         "format": FORMAT,
         "kind": kind,
@@ -78,6 +81,62 @@ async def _head(session: Any, settings: Settings, data: PersonsData, kind: str) 
     return head
 
 
+async def _read(
+    session: AsyncSession, cipher: IdentityCodeCipher, user_id: uuid.UUID, kind: str, full: bool
+) -> tuple[asyncpg.Connection, PersonsData]:
+    """The person's small tables, read once in the session's snapshot."""
+    connection = await access.snapshot(session)
+    data = await access.read_small_tables(
+        connection, user_id, kind, Revealing(connection, cipher, user_id), full_identity_code=full
+    )
+    return connection, data
+
+
+async def _document(
+    session: AsyncSession,
+    connection: asyncpg.Connection,
+    settings: Settings,
+    data: PersonsData,
+) -> AsyncGenerator[bytes, None]:
+    """The JSON document of what was read, the bulk tables streamed from COPY."""
+    kind = data.kind
+    head = _dumps(await _head(session, settings, data, kind))
+    yield (head[:-1] + ', "categories": {').encode()
+    tables = access.tables_of(kind)
+    categories = [c for c in CATEGORIES if any(t.category == c for t in tables)]
+    for index, category in enumerate(categories):
+        opening = "" if index == 0 else ", "
+        yield (
+            f'{opening}\n"{category}": {{"name": {_dumps(CATEGORIES[category][data.language])}'
+            ', "tables": {'
+        ).encode()
+        mine = [t for t in tables if t.category == category]
+        for position, table in enumerate(mine):
+            about = access.describe(table, kind, data.language, settings)
+            if any(c.tracked_source for c in table.columns):
+                about["value_sources"] = data.value_sources
+            text = _dumps(about)
+            separator = "" if position == 0 else ", "
+            yield f'{separator}\n "{table.name}": {text[:-1]}, "rows": ['.encode()
+            if table.bulk:
+                sql, key = access.select_sql(table, kind, as_json=True)
+                first = True
+                # Closed explicitly (not left to the garbage collector): an interrupted export
+                # must stop its COPY before the session ends its transaction.
+                async with contextlib.aclosing(
+                    access.json_lines(connection, sql, data.key(key))
+                ) as stream:
+                    async for lines in stream:
+                        yield (b"\n  " if first else b",\n  ") + lines.replace(b"\n", b",\n  ")
+                        first = False
+            else:
+                rows = data.rows[table.name]
+                yield ",".join("\n  " + _dumps(row) for row in rows).encode()
+            yield b"\n ]}"
+        yield b"}}"
+    yield b"}}\n"
+
+
 async def json_chunks(
     database: Database,
     settings: Settings,
@@ -88,49 +147,10 @@ async def json_chunks(
     full_identity_code: bool,
 ) -> AsyncIterator[bytes]:
     async with database.session() as session:
-        connection = await access.snapshot(session)
-        data = await access.read_small_tables(
-            connection,
-            user_id,
-            kind,
-            Revealing(connection, cipher, user_id),
-            full_identity_code=full_identity_code,
-        )
-        head = _dumps(await _head(session, settings, data, kind))
-        yield (head[:-1] + ', "categories": {').encode()
-        tables = access.tables_of(kind)
-        categories = [c for c in CATEGORIES if any(t.category == c for t in tables)]
-        for index, category in enumerate(categories):
-            opening = "" if index == 0 else ", "
-            yield (
-                f'{opening}\n"{category}": {{"name": {_dumps(CATEGORIES[category][data.language])}'
-                ', "tables": {'
-            ).encode()
-            mine = [t for t in tables if t.category == category]
-            for position, table in enumerate(mine):
-                about = access.describe(table, kind, data.language, settings)
-                if any(c.tracked_source for c in table.columns):
-                    about["value_sources"] = data.value_sources
-                text = _dumps(about)
-                separator = "" if position == 0 else ", "
-                yield f'{separator}\n "{table.name}": {text[:-1]}, "rows": ['.encode()
-                if table.bulk:
-                    sql, key = access.select_sql(table, kind, as_json=True)
-                    first = True
-                    # Closed explicitly (not left to the garbage collector): an interrupted
-                    # export must stop its COPY before the session ends its transaction.
-                    async with contextlib.aclosing(
-                        access.json_lines(connection, sql, data.key(key))
-                    ) as stream:
-                        async for lines in stream:
-                            yield (b"\n  " if first else b",\n  ") + lines.replace(b"\n", b",\n  ")
-                            first = False
-                else:
-                    rows = data.rows[table.name]
-                    yield ",".join("\n  " + _dumps(row) for row in rows).encode()
-                yield b"\n ]}"
-            yield b"}}"
-        yield b"}}\n"
+        connection, data = await _read(session, cipher, user_id, kind, full_identity_code)
+        async with contextlib.aclosing(_document(session, connection, settings, data)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
 
 def _cell(value: Any) -> Any:
@@ -170,26 +190,13 @@ async def zip_chunks(
     summary page, built in a temporary file that spills to disk."""
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     try:
-        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            with archive.open("export.json", "w", force_zip64=True) as entry:
-                async for chunk in json_chunks(
-                    database,
-                    settings,
-                    cipher,
-                    user_id,
-                    kind=kind,
-                    full_identity_code=full_identity_code,
-                ):
-                    entry.write(chunk)
-            async with database.session() as session:
-                connection = await access.snapshot(session)
-                data = await access.read_small_tables(
-                    connection,
-                    user_id,
-                    kind,
-                    Revealing(connection, cipher, user_id),
-                    full_identity_code=full_identity_code,
-                )
+        # One read, one snapshot: the JSON, the CSVs and the page tell the same moment.
+        async with database.session() as session:
+            connection, data = await _read(session, cipher, user_id, kind, full_identity_code)
+            with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                with archive.open("export.json", "w", force_zip64=True) as entry:
+                    async for chunk in _document(session, connection, settings, data):
+                        entry.write(chunk)
                 for table in access.tables_of(kind):
                     header = [c.name for c in access.columns_of(table, kind)]
                     if not table.bulk:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -195,19 +196,22 @@ async def user_requests(
         session, principal, [user_id], ["requests"], "read_requests", principal.request_id
     )
     query = select(SubjectRequest).where(SubjectRequest.user_id == user_id)
-    after = decode_cursor(cursor, CursorTime, CursorUuid)
+    return await _page(session, query, SubjectRequest.received_at, CursorTime, cursor, limit)
+
+
+async def _page(
+    session: AsyncSession, query: Any, sort: Any, shape: Any, cursor: str | None, limit: int
+) -> RequestPage:
+    """A page of requests sorted by ``sort`` then id, after the cursor (keyset)."""
+    after = decode_cursor(cursor, shape, CursorUuid)
     if after is not None:
-        query = query.where(past(after, SubjectRequest.received_at, SubjectRequest.id))
+        query = query.where(past(after, sort, SubjectRequest.id))
     rows = list(
-        (
-            await session.scalars(
-                query.order_by(SubjectRequest.received_at, SubjectRequest.id).limit(limit + 1)
-            )
-        ).all()
+        (await session.scalars(query.order_by(sort, SubjectRequest.id).limit(limit + 1))).all()
     )
     items = [await _read(session, row) for row in rows[:limit]]
     next_cursor = (
-        encode_cursor([items[-1].received_at.isoformat(), str(items[-1].id)])
+        encode_cursor([getattr(items[-1], sort.key).isoformat(), str(items[-1].id)])
         if len(rows) > limit
         else None
     )
@@ -235,31 +239,16 @@ async def work_list(
         query = query.where(
             or_(SubjectRequest.status != "received", SubjectRequest.due_on >= today())
         )
-    after = decode_cursor(cursor, CursorDate, CursorUuid)
-    if after is not None:
-        query = query.where(past(after, SubjectRequest.due_on, SubjectRequest.id))
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(SubjectRequest.due_on, SubjectRequest.id).limit(limit + 1)
-            )
-        ).all()
-    )
-    items = [await _read(session, row) for row in rows[:limit]]
+    page = await _page(session, query, SubjectRequest.due_on, CursorDate, cursor, limit)
     await audit.log_access(
         session,
         principal,
-        {item.user_id for item in items},
+        {item.user_id for item in page.items},
         ["requests"],
         "request_work_list",
         principal.request_id,
     )
-    next_cursor = (
-        encode_cursor([items[-1].due_on.isoformat(), str(items[-1].id)])
-        if len(rows) > limit
-        else None
-    )
-    return RequestPage(items=items, next_cursor=next_cursor)
+    return page
 
 
 async def _open(session: AsyncSession, request_id: uuid.UUID) -> SubjectRequest:
