@@ -15,13 +15,8 @@ from app.consents.schemas import ConsentReceipt as ReceiptDocument
 from app.consents.service import notice_versions
 from app.core.errors import NotFound
 from app.core.settings import Settings
+from app.privacy import catalogue
 
-PII_CATEGORIES = {
-    "marketing": ["name", "contact details", "language", "interests"],
-    "research": ["name", "contact details", "language"],
-    "analytics": ["event and analytics data"],
-    "service": ["basic data", "contact details", "contract data"],
-}
 STATES = {
     "granted": "active",
     "allowed": "active",
@@ -106,7 +101,7 @@ async def read_receipt(
                 "purposeCode": purpose.code,
                 "purposeCategory": [purpose.dpv_purpose],
                 "consentType": "EXPLICIT",
-                "piiCategory": PII_CATEGORIES[purpose.category],
+                "piiCategory": catalogue.data_for_purpose(purpose.dpv_purpose),
                 "primaryPurpose": purpose.category == "service",
                 "termination": _withdrawal(receipt.user_id),
                 "thirdPartyDisclosure": purpose.group_companies,

@@ -22,7 +22,7 @@ from app.core.personal_data import Erasure, Table
 from app.disclosures import personal_data as disclosures
 from app.events import personal_data as events
 from app.idempotency import personal_data as idempotency
-from app.privacy.vocabulary import CATEGORIES, DATA_CATEGORIES, PURPOSES
+from app.privacy.vocabulary import CATEGORIES, DATA_CATEGORIES, PURPOSES, data_category_names
 from app.records import personal_data as records
 from app.register_updates import personal_data as register_updates
 from app.requests import personal_data as requests
@@ -54,6 +54,16 @@ def by_category() -> dict[str, list[Table]]:
     for tables in grouped.values():
         tables.sort(key=lambda t: t.bulk)
     return dict(sorted(grouped.items(), key=lambda item: any(t.bulk for t in item[1])))
+
+
+def data_for_purpose(purpose: str, lang: str = "en") -> list[str]:
+    """The categories of data processed for a purpose (a DPV term), in words, each once: what a
+    consent receipt names as its PII categories."""
+    names: list[str] = []
+    for table in TABLES:
+        if purpose in table.purposes:
+            names += [n for n in data_category_names(table, lang) if n not in names]
+    return names
 
 
 def declaration_errors(tables: Iterable[Table] = TABLES) -> list[str]:

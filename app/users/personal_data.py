@@ -55,7 +55,12 @@ USERS = Table(
         # When the account was made could single the person out among the tombstones.
         *technical("created_at", on_erasure=OnErasure.CLEAR),
     ),
-    purposes=("dpv:CustomerRelationshipManagement", "dpv:DirectMarketing"),
+    # Register description section 4: the relationship, direct marketing and market research.
+    purposes=(
+        "dpv:CustomerRelationshipManagement",
+        "dpv:DirectMarketing",
+        "dpv:CommercialResearch",
+    ),
     legal_basis="contract",
     retention=Retention("relationship"),
     erasure=Erasure.PSEUDONYMISE,
