@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.auth import service as auth_service
@@ -39,9 +38,7 @@ clients_cli = typer.Typer(help="Machine clients (frontend, partners, staff tools
 users_cli = typer.Typer(help="Users, for local testing.")
 keys_cli = typer.Typer(help="Token signing keys.")
 retention_cli = typer.Typer(help="Removing data whose retention period has ended.")
-audit_cli = typer.Typer(help="The tamper-evident logs.")
 outbox_cli = typer.Typer(help="Art. 19 notifications waiting to be sent.")
-cli.add_typer(audit_cli, name="audit")
 cli.add_typer(outbox_cli, name="outbox")
 cli.add_typer(retention_cli, name="retention")
 cli.add_typer(clients_cli, name="clients")
@@ -256,92 +253,6 @@ def scopes() -> None:
     typer.echo(markdown_table(), nl=False)
 
 
-@audit_cli.command("verify")
-def audit_verify() -> None:
-    """Walk every hash chain of the disclosure and access logs, and check every stored
-    checkpoint: its signature, and that the heads it signed are still there (a truncated tail).
-    Exits 1 naming the first broken entry."""
-    from app.audit import chain
-    from app.audit.models import AccessLogEntry, DisclosureLogEntry, LogCheckpoint
-    from app.auth import tokens
-
-    ring = KeyRing(get_settings())
-
-    async def run() -> dict[str, object]:
-        report: dict[str, object] = {}
-        async with _session() as session:
-            for name, model in (
-                ("disclosure_log", DisclosureLogEntry),
-                ("access_log", AccessLogEntry),
-            ):
-                broken, _heads, total = await chain.verify(session, model)
-                missing = []
-                checkpoints = (
-                    await session.scalars(
-                        select(LogCheckpoint)
-                        .where(LogCheckpoint.log == name)
-                        .order_by(LogCheckpoint.id)
-                    )
-                ).all()
-                for checkpoint in checkpoints:
-                    try:
-                        signed = tokens.verify_signed_document(
-                            checkpoint.signature, ring.verifying_key, "log-checkpoint+jwt"
-                        )
-                        genuine = signed["heads"] == json.loads(checkpoint.heads)
-                    except tokens.InvalidToken:
-                        genuine = False
-                    if not genuine:
-                        missing.append({"checkpoint": checkpoint.id, "reason": "bad signature"})
-                        continue
-                    for head in json.loads(checkpoint.heads):
-                        if head["last_id"] and not await session.scalar(
-                            select(model.entry_hash).where(
-                                model.id == head["last_id"], model.entry_hash == head["entry_hash"]
-                            )
-                        ):
-                            missing.append({"checkpoint": checkpoint.id, **head})
-                report[name] = {
-                    "ok": broken is None and not missing,
-                    "entries": total,
-                    "first_broken": vars(broken) if broken else None,
-                    "checkpoint_heads_missing": missing,
-                }
-        return report
-
-    report = asyncio.run(run())
-    echo_json(report)
-    if not all(part["ok"] for part in report.values()):  # type: ignore[index]
-        raise typer.Exit(1)
-
-
-@audit_cli.command("checkpoint")
-def audit_checkpoint() -> None:
-    """Store a signed checkpoint of both logs' chain heads (run it regularly, e.g. hourly)."""
-    from app.audit.models import LogCheckpoint
-    from app.disclosures import service as disclosures
-
-    context = _auth_context()
-
-    async def run() -> list[dict[str, object]]:
-        stored: list[dict[str, object]] = []
-        async with _session() as session:
-            for log in ("disclosure_log", "access_log"):
-                checkpoint = await disclosures.checkpoint(session, context.keys, log)
-                session.add(
-                    LogCheckpoint(
-                        log=log,
-                        created_at=checkpoint.created_at,
-                        heads=disclosures.heads_json(checkpoint),
-                        signature=checkpoint.signature,
-                    )
-                )
-                stored.append({"log": log, "entries": checkpoint.entries})
-        return stored
-
-    echo_json({"checkpoints": asyncio.run(run())})
-
-
 @outbox_cli.command("deliver")
 def outbox_deliver() -> None:
     """Send the Art. 19 notifications that are due now (the service also does this itself)."""
@@ -500,6 +411,15 @@ def openapi(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     echo_json({"written": str(output), "paths": len(spec["paths"])})
+
+
+def _add_domain_commands() -> None:
+    from app.audit.cli import audit_cli
+
+    cli.add_typer(audit_cli, name="audit")
+
+
+_add_domain_commands()
 
 
 def main() -> None:

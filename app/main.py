@@ -11,6 +11,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.audit.logs import Signers
+from app.audit.router import router as audit_router
+from app.audit.sequencer import Sequencer
 from app.auth.keys import KeyRing
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
@@ -89,6 +92,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 # An export reads every table as of one moment.
                 isolation_level="REPEATABLE READ",
             )
+            if settings.transparency_sequencer:
+                sequencer = Sequencer(
+                    app_url.replace("+asyncpg", "", 1),
+                    app.state.signers,
+                    settings.transparency_max_merge_delay_seconds,
+                )
+                app.state.background.append(asyncio.create_task(sequencer.run()))
         delivery = asyncio.create_task(
             notifications.delivery_loop(
                 app.state.database,
@@ -97,7 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.notification_poll_seconds,
             )
         )
-        background = [delivery]
+        background = [delivery, *app.state.background]
         notices_url = settings.subject_notices_webhook_url
         notices_secret = settings.subject_notices_webhook_secret
         if notices_url and notices_secret:
@@ -143,7 +153,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.migration_heads = migrate.head_revisions()
     app.state.auth = build_auth_context(settings)
     app.state.identity_codes = IdentityCodeCipher.from_settings(settings)
-    app.state.checkpoints = {}
+    app.state.signers = Signers(settings)
+    app.state.background = []
     app.state.export_database = None
     app.state.webhook_policy = WebhookPolicy.from_cidrs(settings.webhook_allowed_networks)
     app.state.export_slots = ExportSlots(settings.exports_max_concurrent)
@@ -174,6 +185,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(register_updates_router)
     app.include_router(consents_router)
     app.include_router(disclosures_router)
+    app.include_router(audit_router)
     app.include_router(requests_router)
     app.include_router(subject_notices_router)
     app.include_router(notice_router)

@@ -1,8 +1,11 @@
 """Loads the benchmark data with COPY into the service's own schema in a fresh database.
 
 1 000 000 users (80 % private, 20 % company), each with permissions for three purposes (a receipt,
-three records and three current states), and one heavy user with 200 000 events and 20 000
-disclosure-log entries (properly hash-chained). Deterministic: the same seed gives the same data.
+three records and three current states), one heavy user with 200 000 events and 20 000
+disclosure-log entries, and 1 000 000 access-log entries of reads of random users. The log entries
+are queued for the sequencer by the logs' trigger, as the service's own would be; `bench.run`
+integrates them into the Merkle trees before it measures. Deterministic: the same seed gives the
+same data.
 
     python -m bench.generate --url postgresql://postgres@127.0.0.1:5432/registry_bench
 """
@@ -19,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from app.audit import chain
-from app.audit.models import DisclosureLogEntry
+from app.audit.models import AccessLogEntry, DisclosureLogEntry
 from app.events.service import month_start, next_month, partition_name
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
@@ -46,7 +48,9 @@ def make_uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-async def load(url: str, users: int, events: int, disclosures: int, seed: int) -> dict[str, object]:
+async def load(
+    url: str, users: int, events: int, disclosures: int, access_entries: int, seed: int
+) -> dict[str, object]:
     rng = random.Random(seed)
     connection = await asyncpg.connect(url)
     started = time.perf_counter()
@@ -202,10 +206,9 @@ async def load(url: str, users: int, events: int, disclosures: int, seed: int) -
         "'legitimate_interest')",
         recipient,
     )
-    entries, prev = [], chain.GENESIS
+    entries = []
     for entry_id in range(1, disclosures + 1):
         content = {
-            "id": entry_id,
             "disclosed_at": now - timedelta(minutes=disclosures - entry_id),
             "subject_ref": heavy_ref,
             "recipient_id": recipient,
@@ -220,17 +223,30 @@ async def load(url: str, users: int, events: int, disclosures: int, seed: int) -
             "note": None,
             "transfer_basis": None,
         }
-        digest = chain.entry_hash(prev, content)
-        entries.append((*content.values(), 0, prev, digest))
-        prev = digest
+        entries.append(tuple(content[name] for name in DisclosureLogEntry.CONTENT))
     await connection.copy_records_to_table(
-        "disclosure_log",
-        records=entries,
-        columns=["id", *DisclosureLogEntry.CONTENT, "lane", "prev_hash", "entry_hash"],
+        "disclosure_log", records=entries, columns=list(DisclosureLogEntry.CONTENT)
     )
-    await connection.execute(
-        "SELECT setval('disclosure_log_id_seq', (SELECT max(id) FROM disclosure_log))"
-    )
+    refs = [row[1] for row in user_rows[:: max(1, users // 1000)]]
+    for first in range(0, access_entries, 100_000):
+        await connection.copy_records_to_table(
+            "access_log",
+            records=[
+                (
+                    now - timedelta(seconds=access_entries - i),
+                    refs[i % len(refs)],
+                    "client:bench-staff",
+                    "bench-staff",
+                    "staff",
+                    ["profile"],
+                    "read_user",
+                    f"bench-{i}",
+                    None,
+                )
+                for i in range(first, min(first + 100_000, access_entries))
+            ],
+            columns=list(AccessLogEntry.CONTENT),
+        )
     await connection.execute("ANALYZE")
     await connection.close()
     finished = time.perf_counter()
@@ -253,9 +269,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--disclosures", type=int, default=20_000)
+    parser.add_argument("--access-entries", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20261125)
     args = parser.parse_args()
-    result = asyncio.run(load(args.url, args.users, args.events, args.disclosures, args.seed))
+    result = asyncio.run(
+        load(args.url, args.users, args.events, args.disclosures, args.access_entries, args.seed)
+    )
     print(json.dumps(result, indent=2))
 
 

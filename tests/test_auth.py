@@ -170,6 +170,7 @@ class TestPasswordGrant:
             "consents:write",
             "requests:write",
             "disclosures:read",
+            "transparency:read",
         }
         last_login = await db.scalar(
             select(Credential.last_login_at).where(Credential.user_id == user_id)

@@ -12,14 +12,6 @@ def internal(*names: str) -> tuple[Column, ...]:
     return tuple(Column(n, "system.operations", Source.DERIVED, shown=False) for n in names)
 
 
-def chain_columns() -> tuple[Column, ...]:
-    """The hash chain's own columns: integrity data, not data of the person (not shown)."""
-    return tuple(
-        Column(name, "system.operations", Source.DERIVED, shown=False)
-        for name in ("lane", "prev_hash", "entry_hash")
-    )
-
-
 ACCESS_LOG = Table(
     name="access_log",
     category="accountability",
@@ -35,7 +27,6 @@ ACCESS_LOG = Table(
         Column("categories", "user.access", Source.DERIVED),
         Column("operation", "user.access", Source.DERIVED),
         *internal("request_id", "correlation_id"),
-        *chain_columns(),
     ),
     purposes=("dpv:LegalCompliance",),
     legal_basis="legal_obligation",
@@ -66,7 +57,6 @@ DISCLOSURE_LOG = Table(
         Column("kind", "user.disclosure", Source.DERIVED),
         Column("note", "user.disclosure", Source.STAFF),
         Column("transfer_basis", "user.disclosure", Source.DERIVED),
-        *chain_columns(),
     ),
     purposes=("dpv:LegalCompliance",),
     legal_basis="legal_obligation",

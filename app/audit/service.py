@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import chain
+from app.audit import entries
 from app.audit.models import AccessLogEntry
 from app.auth.dependencies import Principal
 from app.users.models import User
@@ -39,7 +39,7 @@ async def log_access(
     )
     now = datetime.now(UTC)
     kinds = sorted(set(categories))
-    await chain.append(
+    await entries.append(
         session,
         AccessLogEntry,
         [

@@ -156,13 +156,17 @@ async def revoke_token(
     return Response(status_code=200, headers=NO_STORE)
 
 
-@router.get("/.well-known/jwks.json", response_model=Jwks, tags=["auth"])
+@router.get(
+    "/.well-known/jwks.json", response_model=Jwks, response_model_exclude_none=True, tags=["auth"]
+)
 async def get_jwks(request: Request, response: Response) -> Jwks:
-    """The public keys that verify access tokens (RFC 7517)."""
+    """The public keys that verify access tokens (RFC 7517), and the Ed25519 key that signs the
+    transparency logs' checkpoints (`kty` OKP, RFC 8037)."""
     auth: service.AuthContext = request.app.state.auth
     auth.keys.reload_if_stale()
     response.headers["Cache-Control"] = "public, max-age=300"
-    return Jwks.model_validate(auth.keys.jwks())
+    keys = auth.keys.jwks()["keys"] + [request.app.state.signers.jwk()]
+    return Jwks.model_validate({"keys": keys})
 
 
 @router.get("/.well-known/oauth-authorization-server", response_model=ServerMetadata)

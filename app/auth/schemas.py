@@ -22,12 +22,17 @@ class OAuthErrorResponse(BaseModel):
 
 
 class Jwk(BaseModel):
-    kty: str = Field(description="Key type (`RSA`).")
+    kty: str = Field(
+        description="Key type: `RSA` (tokens) or `OKP` (the Ed25519 key of the transparency "
+        "logs' checkpoints)."
+    )
     kid: str = Field(description="Key id, as in the tokens' `kid` header.")
-    alg: str = Field(description="The one algorithm this key is used with.")
+    alg: str = Field(description="The one algorithm this key is used with (`RS256`, `EdDSA`).")
     use: str = Field(description="`sig`.")
-    n: str = Field(description="RSA modulus, base64url.")
-    e: str = Field(description="RSA exponent, base64url.")
+    n: str | None = Field(default=None, description="RSA modulus, base64url.")
+    e: str | None = Field(default=None, description="RSA exponent, base64url.")
+    crv: str | None = Field(default=None, description="OKP curve (`Ed25519`).")
+    x: str | None = Field(default=None, description="OKP public key, base64url.")
 
 
 class Jwks(BaseModel):

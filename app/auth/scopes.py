@@ -20,6 +20,9 @@ SCOPES: dict[str, str] = {
     "disclosure-log:write": "Log disclosures made outside the API.",
     "requests:write": "Make data-subject requests (for oneself, or as staff on a user's behalf).",
     "requests:manage": "Handle data-subject requests: extend, verify, complete, reject.",
+    "transparency:read": "Inclusion and consistency proofs of the transparency logs (a user: "
+    "of their own disclosure entries).",
+    "transparency:audit": "Read the transparency logs' entries and prove any of them (auditors).",
     "processing-records:read": "Read the record of processing activities (GDPR Art. 30).",
     "metrics:read": "Read the service's Prometheus metrics (/metrics).",
 }
@@ -33,6 +36,7 @@ SUBJECT_SCOPES = frozenset(
         "consents:write",
         "requests:write",
         "disclosures:read",
+        "transparency:read",
     }
 )
 

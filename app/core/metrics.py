@@ -1,4 +1,4 @@
-"""Prometheus metrics: request counts and latency by route template."""
+"""Prometheus metrics: request counts and latency by route template, the sequencer's lag."""
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
@@ -12,6 +12,12 @@ LATENCY = Histogram(
     "HTTP request latency by method and route template.",
     ["method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+TRANSPARENCY_LAG = Histogram(
+    "registry_transparency_lag_seconds",
+    "Seconds from a log entry's insert to its leaf in a signed checkpoint.",
+    ["log"],
+    buckets=(0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
 )
 
 

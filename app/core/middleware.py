@@ -20,7 +20,13 @@ _request_logger = logging.getLogger("app.request")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Answers that hold no personal data and may be cached (everything else under /v1 is no-store).
-PUBLIC_PATHS = frozenset({"/v1/register-description", "/v1/disclosures/checkpoints/latest"})
+PUBLIC_PATHS = frozenset(
+    {
+        "/v1/register-description",
+        "/v1/transparency/disclosure-log/checkpoint",
+        "/v1/transparency/access-log/checkpoint",
+    }
+)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

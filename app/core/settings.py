@@ -193,6 +193,29 @@ class Settings(BaseSettings):
         "private; plain http is allowed only to them. Default: public addresses only, https.",
     )
 
+    transparency_origin: str = Field(
+        default="huutokaupat.com/registry",
+        description="The logs' checkpoint origins are this plus /disclosure-log and /access-log; "
+        "it also names the checkpoint signing key. Never change it once published.",
+    )
+    transparency_signing_key: SecretStr | None = Field(
+        default=None,
+        description="PKCS#8 PEM of the Ed25519 key that signs the logs' checkpoints. Every "
+        "instance must have the same one. Default: <data_dir>/transparency-ed25519.pem "
+        "(generated when allowed).",
+    )
+    transparency_max_merge_delay_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest time from an entry's commit to its leaf in a signed checkpoint; "
+        "the sequencer runs four times as often.",
+    )
+    transparency_sequencer: bool = Field(
+        default=True,
+        description="Run the sequencer in this process (one process at a time holds it; the "
+        "others stand by and take over within two seconds).",
+    )
+
     controller_name: str = Field(default="Mezzoforte Oy", description="The register's controller.")
     controller_address: str = Field(default="Huopalahdentie 24 B, 00350 Helsinki, Finland")
     controller_email: str = Field(default="juha.jaskara@mezzoforte.fi")

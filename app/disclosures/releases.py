@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import chain
+from app.audit import entries
 from app.audit.models import DisclosureLogEntry
 from app.auth.dependencies import Principal
 from app.consents import audiences
@@ -127,7 +127,7 @@ async def log_disclosures(
     channel: str | None = None,
     subject_refs: dict[uuid.UUID, uuid.UUID] | None = None,
 ) -> None:
-    """One disclosure-log entry per user released, chained, in the caller's transaction.
+    """One disclosure-log entry per user released, in the caller's transaction.
     Callers that hold the users' pseudonymous references pass them and save a query."""
     if not released:
         return
@@ -138,7 +138,7 @@ async def log_disclosures(
         )
     }
     now = datetime.now(UTC)
-    await chain.append(
+    await entries.append(
         session,
         DisclosureLogEntry,
         [
@@ -297,7 +297,7 @@ async def log_external(
     if unknown:
         raise UnknownUsers(f"No such users: {', '.join(unknown)}.")
     now = datetime.now(UTC)
-    await chain.append(
+    await entries.append(
         session,
         DisclosureLogEntry,
         [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -15,7 +15,6 @@ from app.core.pagination import Cursor, limit_query
 from app.db.session import Session
 from app.disclosures import notifications, releases, service
 from app.disclosures.schemas import (
-    Checkpoint,
     DisclosurePage,
     ExternalDisclosure,
     ExternalDisclosureResult,
@@ -171,21 +170,6 @@ async def list_disclosures(
     """The disclosure log, by recipient and time, by cursor (scope `disclosures:read`, the DPO)."""
     return await service.list_disclosures(
         session, recipient_id=recipient, since=since, until=until, cursor=cursor, limit=limit
-    )
-
-
-@router.get("/v1/disclosures/checkpoints/latest", response_model=Checkpoint)
-async def latest_checkpoint(
-    session: Session,
-    request: Request,
-    log: Annotated[
-        Literal["disclosure_log", "access_log"], Query(description="Which log.")
-    ] = "disclosure_log",
-) -> Checkpoint:
-    """The signed heads of every hash chain of the log, at most ten seconds old (public: anyone
-    may check the log; verify the JWS with /.well-known/jwks.json)."""
-    return await service.recent_checkpoint(
-        session, request.app.state.auth.keys, log, request.app.state.checkpoints
     )
 
 

@@ -228,23 +228,6 @@ class DisclosurePage(PageInfo):
     items: list[DisclosureRead] = Field(description="Entries, oldest first.")
 
 
-class LaneHeadRead(BaseModel):
-    lane: int = Field(description="Chain number.")
-    last_id: int = Field(description="Last entry in it.")
-    entry_hash: str = Field(description="Its hash.")
-    entries: int = Field(description="Entries in the chain.")
-
-
-class Checkpoint(BaseModel):
-    log: str = Field(description="`disclosure_log` or `access_log`.")
-    created_at: datetime = Field(description="When the heads were read.")
-    entries: int = Field(description="Entries in the log.")
-    heads: list[LaneHeadRead] = Field(description="Every chain's head.")
-    signature: str = Field(
-        description="Compact JWS (RS256, key in /.well-known/jwks.json) over the heads."
-    )
-
-
 class NotificationRead(BaseModel):
     id: int = Field(description="Notification number.")
     recipient_id: uuid.UUID = Field(description="Who is notified.")

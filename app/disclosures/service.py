@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,11 +11,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import chain
 from app.audit import service as audit
-from app.audit.models import AccessLogEntry, DisclosureLogEntry
+from app.audit.models import DisclosureLogEntry
 from app.auth.dependencies import Principal, UserNotFound
-from app.auth.keys import KeyRing
 from app.auth.models import Client
 from app.consents.models import Purpose
 from app.core.conditional import check_if_match
@@ -26,10 +22,8 @@ from app.core.pagination import CursorId, CursorTime, decode_cursor, encode_curs
 from app.core.secrets import KeyedHasher
 from app.disclosures.models import Recipient
 from app.disclosures.schemas import (
-    Checkpoint,
     DisclosurePage,
     DisclosureRead,
-    LaneHeadRead,
     RecipientCreate,
     RecipientCreated,
     RecipientList,
@@ -75,7 +69,6 @@ EU_EEA = frozenset(
         "NO",
     }
 )
-LOGS = {"disclosure_log": DisclosureLogEntry, "access_log": AccessLogEntry}
 
 
 class RecipientNotFound(NotFound):
@@ -398,43 +391,3 @@ async def list_disclosures(
         else None
     )
     return DisclosurePage(items=items, next_cursor=next_cursor)
-
-
-RECENT_SECONDS = 10.0
-
-
-async def recent_checkpoint(
-    session: AsyncSession,
-    keys: KeyRing,
-    log: str,
-    recent: dict[str, tuple[float, Checkpoint]],
-) -> Checkpoint:
-    """The public checkpoint, made at most every few seconds (it counts the log), kept in
-    ``recent`` (the app's)."""
-    cached = recent.get(log)
-    if cached is not None and time.monotonic() - cached[0] < RECENT_SECONDS:
-        return cached[1]
-    fresh = await checkpoint(session, keys, log)
-    recent[log] = (time.monotonic(), fresh)
-    return fresh
-
-
-async def checkpoint(session: AsyncSession, keys: KeyRing, log: str) -> Checkpoint:
-    """The heads of every chain of a log now, signed with the token signing key."""
-    heads, total = await chain.heads(session, LOGS[log])
-    created_at = datetime.now(UTC)
-    head_reads = [LaneHeadRead(**vars(head)) for head in heads]
-    claims = {
-        "log": log,
-        "iat": int(created_at.timestamp()),
-        "entries": total,
-        "heads": [head.model_dump() for head in head_reads],
-    }
-    signature = keys.signing_key().sign(claims, typ="log-checkpoint+jwt")
-    return Checkpoint(
-        log=log, created_at=created_at, entries=total, heads=head_reads, signature=signature
-    )
-
-
-def heads_json(checkpoint_: Checkpoint) -> str:
-    return json.dumps([h.model_dump() for h in checkpoint_.heads], sort_keys=True)

@@ -24,6 +24,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import proofs
+from app.audit.logs import Signers
 from app.consents import service as consents
 from app.core.settings import Settings
 from app.db.session import Database
@@ -59,7 +61,12 @@ def _dumps(value: Any) -> str:
 
 
 async def _head(
-    session: AsyncSession, settings: Settings, data: PersonsData, kind: str
+    session: AsyncSession,
+    connection: asyncpg.Connection,
+    settings: Settings,
+    signers: Signers,
+    data: PersonsData,
+    kind: str,
 ) -> dict[str, Any]:
     head: dict[str, Any] = {
         "format": FORMAT,
@@ -78,6 +85,8 @@ async def _head(
             "explanation": texts.PARAGRAPHS[data.language]["sources"],
         }
         head["gdpr_article_15"] = await notice.article_15(session, settings, data.language)
+        section = await proofs.export_section(connection, signers, data.subject_ref)
+        head["transparency"] = section.model_dump(mode="json") if section else None
     return head
 
 
@@ -96,11 +105,12 @@ async def _document(
     session: AsyncSession,
     connection: asyncpg.Connection,
     settings: Settings,
+    signers: Signers,
     data: PersonsData,
 ) -> AsyncGenerator[bytes, None]:
     """The JSON document of what was read, the bulk tables streamed from COPY."""
     kind = data.kind
-    head = _dumps(await _head(session, settings, data, kind))
+    head = _dumps(await _head(session, connection, settings, signers, data, kind))
     yield (head[:-1] + ', "categories": {').encode()
     tables = access.tables_of(kind)
     categories = [c for c in CATEGORIES if any(t.category == c for t in tables)]
@@ -143,12 +153,15 @@ async def json_chunks(
     cipher: IdentityCodeCipher,
     user_id: uuid.UUID,
     *,
+    signers: Signers,
     kind: str,
     full_identity_code: bool,
 ) -> AsyncIterator[bytes]:
     async with database.session() as session:
         connection, data = await _read(session, cipher, user_id, kind, full_identity_code)
-        async with contextlib.aclosing(_document(session, connection, settings, data)) as chunks:
+        async with contextlib.aclosing(
+            _document(session, connection, settings, signers, data)
+        ) as chunks:
             async for chunk in chunks:
                 yield chunk
 
@@ -183,6 +196,7 @@ async def zip_chunks(
     cipher: IdentityCodeCipher,
     user_id: uuid.UUID,
     *,
+    signers: Signers,
     kind: str,
     full_identity_code: bool,
 ) -> AsyncIterator[bytes]:
@@ -195,7 +209,7 @@ async def zip_chunks(
             connection, data = await _read(session, cipher, user_id, kind, full_identity_code)
             with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 with archive.open("export.json", "w", force_zip64=True) as entry:
-                    async for chunk in _document(session, connection, settings, data):
+                    async for chunk in _document(session, connection, settings, signers, data):
                         entry.write(chunk)
                 for table in access.tables_of(kind):
                     header = [c.name for c in access.columns_of(table, kind)]

@@ -256,10 +256,14 @@ async def _export(
         request.app.state.identity_codes,
         user_id,
     )
-    options = {"kind": kind, "full_identity_code": identity_code == "full"}
+    options = {
+        "kind": kind,
+        "full_identity_code": identity_code == "full",
+        "signers": request.app.state.signers,
+    }
     producer = export.zip_chunks if zipped else export.json_chunks
     return ExportDownload(
-        lambda: producer(*arguments, **options),  # type: ignore[arg-type]
+        lambda: producer(*arguments, **options),
         slots=request.app.state.export_slots,
         user_id=user_id,
         media_type="application/zip" if zipped else "application/json",

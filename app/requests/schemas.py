@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from app.audit.schemas import ExportTransparency
 from app.core.pagination import PageInfo
 from app.core.schemas import Input, example
 
@@ -179,6 +180,11 @@ class ExportDocument(BaseModel):
         default=None,
         description="Access only: purposes, categories, recipients, retention, rights, "
         "complaint, sources, automated decisions (Art. 15(1)(a)-(h)).",
+    )
+    transparency: ExportTransparency | None = Field(
+        default=None,
+        description="Access only: every disclosure of the person's data with an RFC 9162 "
+        "inclusion proof in the signed disclosure log, to check offline.",
     )
     categories: dict[str, ExportCategory] = Field(
         description="The person's data by category of the register description (section 5)."
