@@ -21,10 +21,10 @@ async def driver(session: AsyncSession) -> Any:
         return cached
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    adapter = raw.dbapi_connection
+    adapter: Any = raw.dbapi_connection
     if getattr(adapter, "_transaction", None) is None and adapter.isolation_level != "autocommit":
-        async with adapter._execute_mutex:  # noqa: SLF001 (the adapter's own way to begin)
-            if adapter._transaction is None:  # noqa: SLF001
-                await adapter._start_transaction()  # noqa: SLF001
+        async with adapter._execute_mutex:  # the adapter's own way to begin
+            if adapter._transaction is None:
+                await adapter._start_transaction()
     session.info["driver"] = raw.driver_connection
     return raw.driver_connection
