@@ -13,6 +13,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,15 @@ class RolledBackDatabase(Database):
 
     def session(self) -> AsyncSession:
         return ServiceRoleSession(self.connection)
+
+    @asynccontextmanager
+    async def statement_connection(self) -> AsyncIterator[Any]:
+        """Inside the test's transaction (a savepoint), as the service's role."""
+        from app.db import raw
+
+        async with self.session() as session:
+            yield await raw.driver(session)
+            await session.commit()
 
     def owner_session(self) -> AsyncSession:
         return AsyncSession(

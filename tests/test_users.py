@@ -466,3 +466,37 @@ class TestAccessLog:
             with pytest.raises(Exception, match="append-only"):
                 async with db.begin_nested():
                     await db.execute(text(statement))
+
+
+def test_the_hot_reads_log_entry_has_the_logs_columns() -> None:
+    """The one-statement read writes the access-log entry itself: its columns are the log's."""
+    import re
+
+    from app.users.service import READ_USER
+
+    inserted = re.search(r"INSERT INTO access_log \(([^)]*)\)", READ_USER)
+    assert inserted is not None
+    columns = tuple(c.strip() for c in inserted.group(1).split(","))
+    assert columns == AccessLogEntry.CONTENT
+
+
+async def test_the_hot_read_logs_only_what_it_served(
+    client: httpx.AsyncClient, actors: Actors, db: AsyncSession
+) -> None:
+    user_id = await actors.user()
+    client_id, secret = await actors.client("staff")
+    issued = await client.post(
+        "/v1/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    token = issued.json()["access_token"]
+    staff = bearer(token)
+    assert (await client.get(f"/v1/users/{user_id}", headers=staff)).status_code == 200
+    assert (await client.get(f"/v1/users/{uuid.uuid4()}", headers=staff)).status_code == 404
+    revoked = await client.post("/v1/auth/revoke", data={"token": token}, auth=(client_id, secret))
+    assert revoked.status_code == 200
+    after = await client.get(f"/v1/users/{user_id}", headers=staff)
+    assert after.status_code == 401 and after.json()["detail"] == "The token has been revoked."
+    entries = (await db.execute(select(AccessLogEntry.operation, AccessLogEntry.actor))).all()
+    assert len(entries) == 1 and entries[0][0] == "read_user"
+    queued = await db.scalar(text("SELECT count(*) FROM transparency_queue WHERE log = 2"))
+    assert queued == 1

@@ -92,11 +92,24 @@ class Principal:
         return "staff" if self.role in ("staff", "dpo") else "subject"
 
 
-async def authenticate(
-    request: Request,
-    session: Session,
-    authorization: Annotated[str | None, Depends(oauth2_scheme)],
-) -> Principal:
+@dataclass(frozen=True)
+class Claimed:
+    """A caller whose token is genuine, current and scoped, and whose standing in the database
+    (revoked, the client disabled, the user or the path's user restricted) is still to be
+    checked: by ``check_standing``'s query, or inside the one statement of a hot path."""
+
+    principal: Principal
+    session_id: uuid.UUID | None
+    target: uuid.UUID | None
+
+    def standing_args(self) -> tuple[Any, ...]:
+        """The parameters of ``service.STILL_VALID``, in order ($1 to $5)."""
+        p = self.principal
+        return (p.jti, p.client_id, p.user_id, self.session_id, self.target)
+
+
+def claimed(request: Request, authorization: str | None) -> Claimed:
+    """The caller as its token says, without the database."""
     if not authorization:
         raise Unauthenticated("A bearer token is required.", error=None)
     scheme, _, token = authorization.partition(" ")
@@ -141,24 +154,30 @@ async def authenticate(
             session_id = uuid.UUID(claims["sid"])
         except ValueError as exc:
             raise Unauthenticated("The token's session is malformed.") from exc
-    target = _path_user(request, user_id)
-    valid, restricted = await service.principal_still_valid(
-        session,
-        jti=principal.jti,
-        user_id=user_id,
-        client_id=client_id,
-        session_id=session_id,
-        target_user_id=target,
-    )
+    return Claimed(principal, session_id, _path_user(request, user_id))
+
+
+def check_standing(caller: Claimed, request: Request, valid: bool, restricted: bool) -> Principal:
+    """What ``STILL_VALID`` answered, as the caller's errors (every path, hot or not)."""
     if not valid:
         raise Unauthenticated("The token has been revoked.")
-    if restricted and not restriction_allows(principal, target, request):
+    if restricted and not restriction_allows(caller.principal, caller.target, request):
         raise ProcessingRestricted(
             "This user's data is restricted (GDPR Art. 18): it is only stored, and only the "
             "data protection officer's handling of the person's requests may read it."
         )
-    request.state.principal = principal
-    return principal
+    request.state.principal = caller.principal
+    return caller.principal
+
+
+async def authenticate(
+    request: Request,
+    session: Session,
+    authorization: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    caller = claimed(request, authorization)
+    valid, restricted = await service.principal_still_valid(session, caller.standing_args())
+    return check_standing(caller, request, valid, restricted)
 
 
 def _path_user(request: Request, own: uuid.UUID | None) -> uuid.UUID | None:
@@ -236,6 +255,27 @@ def require(scope: str, *, clients_only: bool = False) -> Any:
     """``caller: Annotated[Principal, require("users:read")]``: the scope enforced, and stated in
     the OpenAPI document."""
     return Security(RequireScope(scope, clients_only=clients_only), scopes=[scope])
+
+
+class ClaimScope:
+    """``require``'s twin for a hot path served by one statement: the token and scope are
+    checked here, the caller's standing by that statement (``Claimed.standing_args``)."""
+
+    def __init__(self, scope: str) -> None:
+        assert scope in SCOPES, scope
+        self.scope = scope
+
+    async def __call__(
+        self, request: Request, authorization: Annotated[str | None, Depends(oauth2_scheme)]
+    ) -> Claimed:
+        caller = claimed(request, authorization)
+        if self.scope not in caller.principal.scopes:
+            raise InsufficientScope(self.scope)
+        return caller
+
+
+def claim(scope: str) -> Any:
+    return Security(ClaimScope(scope), scopes=[scope])
 
 
 UserRef = Annotated[

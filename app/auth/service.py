@@ -534,7 +534,7 @@ async def username_taken(session: AsyncSession, username: str) -> bool:
     return found.first() is not None
 
 
-_STILL_VALID = """
+STILL_VALID = """
 SELECT NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
    AND EXISTS (SELECT 1 FROM clients WHERE client_id = $2 AND disabled_at IS NULL)
    AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = $3 AND status = 'active'))
@@ -545,22 +545,15 @@ SELECT NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)
 
 
 async def principal_still_valid(
-    session: AsyncSession,
-    *,
-    jti: str,
-    user_id: uuid.UUID | None,
-    client_id: str,
-    session_id: uuid.UUID | None = None,
-    target_user_id: uuid.UUID | None = None,
+    session: AsyncSession, standing: tuple[Any, ...]
 ) -> tuple[bool, bool]:
     """One round trip per request (on every request, so on the raw driver): whether the token
     still holds (not revoked, client enabled, the user still active, the sign-in session not
     revoked), and whether the user the path names is restricted (Art. 18), or erased: what an
     erasure keeps under a legal hold is restricted in the same way."""
     connection = await raw.driver(session)
-    row = await connection.fetchrow(
-        _STILL_VALID, jti, client_id, user_id, session_id, target_user_id
-    )
+    # $1 jti, $2 client_id, $3 the token's user, $4 its sign-in session, $5 the path's user.
+    row = await connection.fetchrow(STILL_VALID, *standing)
     return bool(row[0]), bool(row[1])
 
 

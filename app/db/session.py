@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
@@ -59,6 +60,14 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
+
+    @asynccontextmanager
+    async def statement_connection(self) -> AsyncIterator[Any]:
+        """An asyncpg connection with no transaction open, for a request served by a single
+        statement, which is its own transaction: no BEGIN and no COMMIT round trips."""
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.audit import service as audit
 from app.auth.addresses import person_address
-from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
+from app.auth.dependencies import Claimed, Principal, UserRef, claim, require, resolve_user_id
 from app.core import ratelimit
 from app.core.conditional import ETAG_HEADER, LOCATION_HEADER, IfMatch, tag
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.core.ratelimit import RATE_LIMIT_HEADERS
-from app.db.session import Session
+from app.db.session import Session, get_database
 from app.idempotency.service import IdempotentRoute
 from app.users import history, identity_codes, service
 from app.users.identity_codes import IdentityCodeCipher
@@ -37,6 +37,8 @@ router = APIRouter(prefix="/v1/users", tags=["users"], route_class=IdempotentRou
 UserOut = PrivateUserRead | CompanyUserRead
 Registrar = Annotated[Principal, require("users:register")]
 Reader = Annotated[Principal, require("users:read")]
+# The hot read checks the caller's standing in its one statement (app/users/service.py).
+ClaimedReader = Annotated[Claimed, claim("users:read")]
 Writer = Annotated[Principal, require("users:write")]
 StaffReader = Annotated[Principal, require("users:read", clients_only=True)]
 CodeWriter = Annotated[Principal, require("identity-code:write")]
@@ -117,11 +119,12 @@ async def search_users(
 
 @router.get("/{user_ref}", response_model=UserOut, responses=problem_responses(401, 403, 404))
 async def read_user(
-    user_ref: UserRef, caller: Reader, session: Session, response: Response
+    user_ref: UserRef, caller: ClaimedReader, request: Request, response: Response
 ) -> UserOut:
     """A user's profile, with a strong ETag (scope `users:read`; a user token only its own, or
     `me`). Staff reads are recorded in the access log."""
-    user = await service.read_user(session, caller, resolve_user_id(caller, user_ref))
+    resolve_user_id(caller.principal, user_ref)
+    user = await service.read_user(get_database(request), caller, request)
     return _with_etag(response, user)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,12 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.addresses import address_block
-from app.auth.dependencies import Principal, UserNotFound, may_read_restricted
+from app.auth.dependencies import (
+    Claimed,
+    Principal,
+    UserNotFound,
+    check_standing,
+    may_read_restricted,
+    restriction_allows,
+)
 from app.auth.models import Credential
+from app.auth.service import STILL_VALID
 from app.core.conditional import check_if_match
 from app.core.errors import AppError, Conflict
 from app.core.pagination import CursorTime, CursorUuid, decode_cursor, encode_cursor
-from app.db import raw
+from app.db.session import Database
 from app.disclosures import notifications
 from app.users import history
 from app.users.models import IdentityCode, User
@@ -175,36 +184,59 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = Fa
     return _to_read(row)
 
 
-_PROFILE_SQL = """
-SELECT u.id, u.kind, u.status, u.language, u.first_name, u.last_name, u.birth_date,
-       u.company_name, u.business_id, u.contact_name, u.e_invoice_address, u.street,
-       u.postal_code, u.city, u.country, u.phone, u.email, u.deceased_on, u.created_at,
-       u.updated_at, u.subject_ref, c.username, i.masked AS identity_masked,
-       i.method AS identity_method, i.verified_at AS identity_verified_at
+_PROFILE_COLUMNS = """
+u.id, u.kind, u.status, u.language, u.first_name, u.last_name, u.birth_date, u.company_name,
+u.business_id, u.contact_name, u.e_invoice_address, u.street, u.postal_code, u.city, u.country,
+u.phone, u.email, u.deceased_on, u.created_at, u.updated_at, u.subject_ref, c.username,
+i.masked AS identity_masked, i.method AS identity_method, i.verified_at AS identity_verified_at
 FROM users u
 LEFT JOIN credentials c ON c.user_id = u.id
 LEFT JOIN identity_codes i ON i.user_id = u.id
-WHERE u.id = $1
 """
 
+# The hot read, one statement and so one transaction of its own: the caller's standing (auth's
+# STILL_VALID: $1-$5, $5 being the user read), the profile when the standing allows it ($6: may
+# read a restricted user), and the access-log entry of the read ($7: logged; its columns are
+# AccessLogEntry.CONTENT, checked by the tests).
+READ_USER = f"""
+WITH standing AS (SELECT * FROM ({STILL_VALID}) s (valid, restricted)),
+found AS (
+    SELECT {_PROFILE_COLUMNS}
+    WHERE u.id = $5 AND (SELECT valid FROM standing)
+      AND (NOT (SELECT restricted FROM standing) OR $6)
+),
+logged AS (
+    INSERT INTO access_log (accessed_at, subject_ref, actor, client_id, role, categories,
+                            operation, request_id, correlation_id)
+    SELECT $8, subject_ref, $9, $2, $10, $11, 'read_user', $12, $13 FROM found WHERE $7
+)
+SELECT standing.valid, standing.restricted, found.* FROM standing LEFT JOIN found ON true
+"""  # noqa: S608 (composed of this module's constants)
 
-async def read_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> AnyUserRead:
-    """The hot read (GET /v1/users/{id}): one statement on the raw driver, then the log entry."""
-    connection = await raw.driver(session)
-    record = await connection.fetchrow(_PROFILE_SQL, user_id)
-    if record is None:
+
+async def read_user(database: Database, caller: Claimed, request: Request) -> AnyUserRead:
+    """GET /v1/users/{id}: standing, profile and access log in one statement, with no BEGIN and
+    no COMMIT around it. A person reading their own profile is not logged."""
+    principal, target = caller.principal, caller.target
+    if target is None:
         raise UserNotFound("No such user.")
-    user = _to_read(SimpleNamespace(**record))
-    await audit.log_access(
-        session,
-        principal,
-        [user_id],
-        ["basic_data"],
-        "read_user",
-        principal.request_id,
-        subject_refs=[record["subject_ref"]],
-    )
-    return user
+    async with database.statement_connection() as connection:
+        row = await connection.fetchrow(
+            READ_USER,
+            *caller.standing_args(),
+            restriction_allows(principal, target, request),
+            not principal.is_user,
+            datetime.now(UTC),
+            principal.actor(),
+            principal.role,
+            ["basic_data"],
+            principal.request_id,
+            principal.correlation_id,
+        )
+    check_standing(caller, request, row["valid"], row["restricted"])
+    if row["id"] is None:
+        raise UserNotFound("No such user.")
+    return _to_read(SimpleNamespace(**row))
 
 
 async def require_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> str:
