@@ -5,19 +5,18 @@ entries; everything else is the DPO's (``transparency:audit``)."""
 from __future__ import annotations
 
 import base64
+import json
 import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import tree
+from app.audit import merkle, tree
 from app.audit.logs import DISCLOSURE_LOG, Log, Signers
-from app.audit.merkle import Hash
 from app.audit.schemas import (
     CheckpointRead,
     ConsistencyProof,
-    ExportEntryProof,
-    ExportTransparency,
     InclusionProof,
     LogEntryPage,
     LogEntryRead,
@@ -188,44 +187,76 @@ async def entries(session: AsyncSession, log: Log, start: int, limit: int) -> Lo
     return LogEntryPage(items=items, next_cursor=str(items[-1].leaf_index + 1) if more else None)
 
 
-async def export_section(
+_BATCH = 2000
+_CACHE_LIMIT = 200_000
+
+
+async def export_proofs(
     connection: Any, signers: Signers, subject_ref: uuid.UUID
-) -> ExportTransparency | None:
-    """The person's disclosure entries with inclusion proofs against the latest checkpoint, read
-    in the export's snapshot (so they match its rows)."""
+) -> AsyncGenerator[bytes, None]:
+    """The export's ``transparency`` object (``ExportTransparency``), streamed: the person's
+    disclosure entries with their inclusion proofs against the latest checkpoint, read in the
+    export's snapshot (so they match its rows), a batch at a time. Memory stays bounded: each
+    batch reads only the hashes its proofs need that earlier batches did not, and a proof's
+    hashes are base64-encoded once for all the entries that share them."""
     log = DISCLOSURE_LOG
     latest = await tree.latest_checkpoint(connection, log)
-    rows = await connection.fetch(
-        f"SELECT l.leaf_index, l.leaf_hash, e.* FROM {log.table} e"  # noqa: S608
+    size = latest.tree_size if latest else 0
+    root = latest.root_hash if latest else merkle.EMPTY_ROOT
+    head = {
+        "log": log.name,
+        "checkpoint": latest.note if latest else None,
+        "verifier_key": signers.verifier(log).vkey,
+        "tree_size": size,
+        "root_hash": b64(root),
+        "how_to_verify": HOW_TO_VERIFY,
+    }
+    yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "entries": ['
+    pending: list[int] = []
+    encoded: dict[merkle.Range, str] = {}
+    first = True
+    cursor = connection.cursor(
+        f"SELECT l.leaf_index, e.* FROM {log.table} e"  # noqa: S608
         " LEFT JOIN transparency_leaves l ON l.log = $1 AND l.entry_id = e.id"
         " WHERE e.subject_ref = $2 ORDER BY e.id",
         log.id,
         subject_ref,
+        prefetch=_BATCH,
     )
-    size = latest.tree_size if latest else 0
-    proven = [row for row in rows if row["leaf_index"] is not None and row["leaf_index"] < size]
-    pending = [row["id"] for row in rows if row["leaf_index"] is None or row["leaf_index"] >= size]
-    paths: dict[int, list[Hash]] = (
-        await tree.inclusion_proofs(connection, log, [row["leaf_index"] for row in proven], size)
-        if proven
-        else {}
-    )
-    return ExportTransparency(
-        log=log.name,
-        checkpoint=latest.note if latest else None,
-        verifier_key=signers.verifier(log).vkey,
-        tree_size=size,
-        root_hash=b64(latest.root_hash if latest else await tree.root(connection, log, 0)),
-        entries=[
-            ExportEntryProof(
-                entry_id=row["id"],
-                leaf_index=row["leaf_index"],
-                leaf_hash=b64(bytes(row["leaf_hash"])),
-                entry=log.model.entry_bytes(row).decode(),
-                hashes=[b64(h) for h in paths[row["leaf_index"]]],
+    batch: list[Any] = []
+
+    async def flush() -> bytes:
+        nonlocal first
+        proven = [r for r in batch if r["leaf_index"] is not None and r["leaf_index"] < size]
+        pending.extend(r["id"] for r in batch if r["leaf_index"] is None or r["leaf_index"] >= size)
+        paths = {r["leaf_index"]: merkle.inclusion_ranges(r["leaf_index"], size) for r in proven}
+        if len(encoded) > _CACHE_LIMIT:
+            encoded.clear()
+        missing = {rng for ranges in paths.values() for rng in ranges if rng not in encoded}
+        found = await tree.hashes(connection, log, merkle.needed(missing))
+        for rng, value in zip(
+            missing, merkle.range_hashes(missing, found.__getitem__), strict=True
+        ):
+            encoded[rng] = b64(value)
+        pieces = []
+        for r in proven:
+            hashes = '","'.join(encoded[rng] for rng in paths[r["leaf_index"]])
+            entry = json.dumps(log.model.entry_bytes(r).decode(), ensure_ascii=False)
+            pieces.append(
+                f'{{"entry_id":{r["id"]},"leaf_index":{r["leaf_index"]},"entry":{entry},'
+                f'"hashes":[{"" if not hashes else chr(34) + hashes + chr(34)}]}}'
             )
-            for row in proven
-        ],
-        pending=pending,
-        how_to_verify=HOW_TO_VERIFY,
-    )
+        batch.clear()
+        if not pieces:
+            return b""
+        text = ("" if first else ",") + "\n  " + ",\n  ".join(pieces)
+        first = False
+        return text.encode()
+
+    async for row in cursor:
+        batch.append(row)
+        if len(batch) >= _BATCH:
+            yield await flush()
+    if batch:
+        yield await flush()
+    yield f'\n ], "pending": {json.dumps(pending)}}}'.encode()

@@ -67,8 +67,9 @@ class LogEntryPage(PageInfo):
 class ExportEntryProof(BaseModel):
     entry_id: int = Field(description="The disclosure entry (the `id` of its row above).")
     leaf_index: int = Field(description="Its leaf in the tree.")
-    leaf_hash: str = Field(description=f"SHA-256(0x00 || entry) ({HASH}).")
-    entry: str = Field(description="The entry bytes the leaf hash is over.")
+    entry: str = Field(
+        description="The entry bytes its leaf hash, SHA-256(0x00 || entry), is over (UTF-8)."
+    )
     hashes: list[str] = Field(description="Inclusion path against `checkpoint`, leaf first.")
 
 

@@ -9,7 +9,7 @@ function, which has the last word.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +34,22 @@ CONTACT_COLUMNS = {
 }
 
 
-def _contact(user: User, channel: str) -> dict[str, str] | None:
+# What deciding and contacting a candidate reads of them.
+_AUDIENCE_COLUMNS = (
+    User.id,
+    User.subject_ref,
+    User.kind,
+    User.status,
+    User.deceased_on,
+    User.restricted_at,
+    User.first_name,
+    User.last_name,
+    User.company_name,
+    *(getattr(User, c) for columns in CONTACT_COLUMNS.values() for c in dict.fromkeys(columns)),
+)
+
+
+def _contact(user: Any, channel: str) -> dict[str, str] | None:
     values = {column: getattr(user, column) for column in CONTACT_COLUMNS[channel]}
     if any(value is None for value in values.values()):
         return None
@@ -73,9 +88,15 @@ def _candidates(
     return select(merged.c.id).distinct().order_by(merged.c.id).limit(batch)
 
 
+class Selected(NamedTuple):
+    page: AudiencePage
+    # The members' pseudonymous references, for the log entries the caller writes.
+    subject_refs: dict[uuid.UUID, uuid.UUID]
+
+
 async def select_page(
     session: AsyncSession, purpose: Purpose, channel: str, cursor: str | None, limit: int
-) -> AudiencePage:
+) -> Selected:
     """One page of the audience; the caller records who saw it."""
     if channel not in purpose.channels:
         raise InvalidDecision(f"Purpose `{purpose.code}` does not use the channel `{channel}`.")
@@ -88,6 +109,7 @@ async def select_page(
     decoded = decode_cursor(cursor, CursorUuid)
     after = decoded[0] if decoded else None
     members: list[AudienceMember] = []
+    refs: dict[uuid.UUID, uuid.UUID] = {}
     batch = max(limit, 100)
     exhausted = False
     while len(members) < limit and not exhausted:
@@ -101,23 +123,30 @@ async def select_page(
         exhausted = len(ids) < batch
         if not ids:
             break
+        # The candidates' rows (only the columns the rule and the contact need) and their
+        # states, as plain rows: no ORM objects on this path.
         users = {
-            u.id: u for u in (await session.scalars(select(User).where(User.id.in_(ids)))).all()
+            row.id: row
+            for row in await session.execute(select(*_AUDIENCE_COLUMNS).where(User.id.in_(ids)))
         }
         states = {
             (s.user_id, s.channel): Decided(s.decision, s.record_id, s.purpose_version)
-            for s in (
-                await session.scalars(
-                    select(ConsentState).where(
-                        ConsentState.user_id.in_(ids),
-                        ConsentState.purpose_code == purpose.code,
-                        or_(
-                            ConsentState.channel == channel,
-                            ConsentState.channel == literal(WHOLE_PURPOSE),
-                        ),
-                    )
+            for s in await session.execute(
+                select(
+                    ConsentState.user_id,
+                    ConsentState.channel,
+                    ConsentState.decision,
+                    ConsentState.record_id,
+                    ConsentState.purpose_version,
+                ).where(
+                    ConsentState.user_id.in_(ids),
+                    ConsentState.purpose_code == purpose.code,
+                    or_(
+                        ConsentState.channel == channel,
+                        ConsentState.channel == literal(WHOLE_PURPOSE),
+                    ),
                 )
-            ).all()
+            )
         }
         for user_id in ids:
             after = user_id
@@ -128,13 +157,15 @@ async def select_page(
             contact = _contact(user, channel) if permission.allowed else None
             if contact is not None:
                 members.append(AudienceMember(user_id=user_id, contact=contact))
+                refs[user_id] = user.subject_ref
                 if len(members) == limit:
                     exhausted = exhausted and user_id == ids[-1]
                     break
     next_cursor = encode_cursor([str(after)]) if members and not exhausted else None
-    return AudiencePage(
+    page = AudiencePage(
         purpose=purpose.code, channel=channel, items=members, next_cursor=next_cursor
     )
+    return Selected(page, refs)
 
 
 async def audience_page(
@@ -147,7 +178,7 @@ async def audience_page(
 ) -> AudiencePage:
     """A page read by the controller's own staff or DPO, recorded in the access log. (A
     partner's read is a disclosure: see ``app.disclosures.releases.audience_for_partner``.)"""
-    page = await select_page(
+    page, refs = await select_page(
         session, await get_purpose_row(session, purpose_code), channel, cursor, limit
     )
     await audit.log_access(
@@ -157,5 +188,6 @@ async def audience_page(
         ["basic_data"],
         f"audience:{purpose_code}:{channel}",
         principal.request_id,
+        subject_refs=[refs[m.user_id] for m in page.items],
     )
     return page

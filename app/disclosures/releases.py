@@ -173,7 +173,7 @@ async def release(
         ids = list(dict.fromkeys(body.user_ids))
     else:
         assert body.audience is not None
-        page = await audiences.select_page(
+        page, _ = await audiences.select_page(
             session,
             purpose,
             body.audience.channel,
@@ -237,7 +237,7 @@ async def audience_for_partner(
     purpose = await get_purpose_row(session, purpose_code)
     if purpose.category not in DISCLOSABLE_CATEGORIES:
         raise PurposeNotDisclosable(f"`{purpose.code}` is not a purpose data is disclosed for.")
-    page = await audiences.select_page(session, purpose, channel, cursor, limit)
+    page, refs = await audiences.select_page(session, purpose, channel, cursor, limit)
     category = next(c for c, ch in CATEGORY_CHANNEL.items() if ch == channel)
     categories = [category, "name"] if channel == "post" else [category]
     await log_disclosures(
@@ -248,6 +248,7 @@ async def audience_for_partner(
         [(m.user_id, categories) for m in page.items],
         kind="audience",
         channel=channel,
+        subject_refs=refs,
     )
     return page
 

@@ -61,12 +61,7 @@ def _dumps(value: Any) -> str:
 
 
 async def _head(
-    session: AsyncSession,
-    connection: asyncpg.Connection,
-    settings: Settings,
-    signers: Signers,
-    data: PersonsData,
-    kind: str,
+    session: AsyncSession, settings: Settings, data: PersonsData, kind: str
 ) -> dict[str, Any]:
     head: dict[str, Any] = {
         "format": FORMAT,
@@ -85,8 +80,6 @@ async def _head(
             "explanation": texts.PARAGRAPHS[data.language]["sources"],
         }
         head["gdpr_article_15"] = await notice.article_15(session, settings, data.language)
-        section = await proofs.export_section(connection, signers, data.subject_ref)
-        head["transparency"] = section.model_dump(mode="json") if section else None
     return head
 
 
@@ -110,7 +103,7 @@ async def _document(
 ) -> AsyncGenerator[bytes, None]:
     """The JSON document of what was read, the bulk tables streamed from COPY."""
     kind = data.kind
-    head = _dumps(await _head(session, connection, settings, signers, data, kind))
+    head = _dumps(await _head(session, settings, data, kind))
     yield (head[:-1] + ', "categories": {').encode()
     tables = access.tables_of(kind)
     categories = [c for c in CATEGORIES if any(t.category == c for t in tables)]
@@ -144,7 +137,16 @@ async def _document(
                 yield ",".join("\n  " + _dumps(row) for row in rows).encode()
             yield b"\n ]}"
         yield b"}}"
-    yield b"}}\n"
+    yield b"}"
+    if kind == "access":
+        # Every disclosure of the person with its inclusion proof, streamed after their data.
+        yield b',\n"transparency": '
+        async with contextlib.aclosing(
+            proofs.export_proofs(connection, signers, data.subject_ref)
+        ) as section:
+            async for piece in section:
+                yield piece
+    yield b"}\n"
 
 
 async def json_chunks(
