@@ -83,6 +83,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # nor disable their triggers, whatever it runs.
             app_url = service_url(url, settings)
             app.state.database = Database.from_settings(app_url, settings)
+            await app.state.database.open_statement_pool(
+                app_url.replace("+asyncpg", "", 1), settings
+            )
             app.state.export_database = Database.from_settings(
                 app_url,
                 settings,

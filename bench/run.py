@@ -685,9 +685,9 @@ async def sequencer_lag(url: str, since: float) -> dict[str, float]:
     await connection.close()
     return {
         "entries": row[0],
-        "p50_s": row[1] or 0.0,
-        "p99_s": row[2] or 0.0,
-        "max_s": row[3] or 0.0,
+        "p50_s": float(row[1] or 0),
+        "p99_s": float(row[2] or 0),
+        "max_s": float(row[3] or 0),
     }
 
 

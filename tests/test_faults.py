@@ -165,6 +165,8 @@ async def test_exhausted_pool_answers_503_after_the_wait(private_postgres: Priva
         private_postgres.url,
         db_pool_size="1",
         db_max_overflow="0",
+        # GET /v1/users/{id} is served by one statement, from its own pool: exhaust that one.
+        db_statement_pool_size="1",
         db_pool_timeout_seconds="1",
     )
     await asyncio.to_thread(service.start)

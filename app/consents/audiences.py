@@ -9,14 +9,14 @@ function, which has the last word.
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.dependencies import Principal
-from app.consents.models import WHOLE_PURPOSE, ConsentState, Purpose
+from app.consents.models import WHOLE_PURPOSE, Purpose
 from app.consents.purposes import get_purpose_row, rule_of
 from app.consents.rules import Decided, Subject, effective_permission, permission_from_states
 from app.consents.schemas import AudienceMember, AudiencePage
@@ -24,7 +24,7 @@ from app.consents.schemas import AudienceMember, AudiencePage
 __all__ = ["AudiencePage", "audience_page", "select_page"]
 from app.consents.service import InvalidDecision, subject_of
 from app.core.pagination import CursorUuid, decode_cursor, encode_cursor
-from app.users.models import User
+from app.db import raw
 
 CONTACT_COLUMNS = {
     "email": ("email",),
@@ -32,21 +32,6 @@ CONTACT_COLUMNS = {
     "phone": ("phone",),
     "post": ("street", "postal_code", "city", "country"),
 }
-
-
-# What deciding and contacting a candidate reads of them.
-_AUDIENCE_COLUMNS = (
-    User.id,
-    User.subject_ref,
-    User.kind,
-    User.status,
-    User.deceased_on,
-    User.restricted_at,
-    User.first_name,
-    User.last_name,
-    User.company_name,
-    *(getattr(User, c) for columns in CONTACT_COLUMNS.values() for c in dict.fromkeys(columns)),
-)
 
 
 def _contact(user: Any, channel: str) -> dict[str, str] | None:
@@ -61,31 +46,39 @@ def _contact(user: Any, channel: str) -> dict[str, str] | None:
     return values
 
 
-def _candidates(
-    purpose_code: str, channel: str, default_kinds: list[str], after: uuid.UUID | None, batch: int
-) -> Select[Any]:
-    streams = []
-    if default_kinds:
-        users = select(User.id.label("id")).where(
-            User.kind.in_(default_kinds), User.status == "active"
-        )
-        if after is not None:
-            users = users.where(User.id > after)
-        streams.append(users.order_by(User.id).limit(batch))
-    # One stream per (channel, decision), each an ordered range of the audience index, so that
-    # Postgres merges them in id order instead of sorting every grant.
-    for applies in (channel, WHOLE_PURPOSE):
-        for decision in ("granted", "allowed"):
-            granted = select(ConsentState.user_id.label("id")).where(
-                ConsentState.purpose_code == purpose_code,
-                ConsentState.channel == applies,
-                ConsentState.decision == decision,
-            )
-            if after is not None:
-                granted = granted.where(ConsentState.user_id > after)
-            streams.append(granted.order_by(ConsentState.user_id).limit(batch))
-    merged = union_all(*streams).subquery()
-    return select(merged.c.id).distinct().order_by(merged.c.id).limit(batch)
+# Candidates after $1 (a user id; the nil UUID before the first page), $2 at a time: every active
+# user of the kinds in $3 that the rules allow by default, and every user who granted or allowed
+# purpose $4 on channel $5 or on the whole purpose. One stream per (channel, decision), each an
+# ordered range of the audience index, so that Postgres merges them in id order instead of
+# sorting every grant (and a page deep in a million users costs what the first does).
+_GRANTS = """
+(SELECT user_id FROM consent_states WHERE purpose_code = $4 AND channel = {channel}
+   AND decision = '{decision}' AND user_id > $1 ORDER BY user_id LIMIT $2)"""
+_CANDIDATES = (  # built of this module's constants only
+    "SELECT DISTINCT id FROM ("  # noqa: S608
+    # (No kind allowed by default: a one-time filter, the users are not scanned at all.)
+    "(SELECT id AS user_id FROM users WHERE cardinality($3::text[]) > 0"
+    " AND kind = ANY($3::text[]) AND status = 'active' AND id > $1 ORDER BY id LIMIT $2)"
+    " UNION ALL"
+    + " UNION ALL".join(
+        _GRANTS.format(channel=channel, decision=decision)
+        for channel in ("$5", f"'{WHOLE_PURPOSE}'")
+        for decision in ("granted", "allowed")
+    )
+    + ") AS candidates (id) ORDER BY id LIMIT $2"
+)
+# What deciding and contacting a candidate reads of them, with their states for the purpose.
+_USERS = (
+    "SELECT u.id, u.subject_ref, u.kind, u.status, u.deceased_on, u.restricted_at,"  # noqa: S608
+    " u.first_name, u.last_name, u.company_name, "
+    + ", ".join(f"u.{c}" for c in dict.fromkeys(c for cs in CONTACT_COLUMNS.values() for c in cs))
+    + " FROM users u WHERE u.id = ANY($1::uuid[])"
+)
+_STATES = (
+    "SELECT user_id, channel, decision, record_id, purpose_version FROM consent_states"
+    " WHERE user_id = ANY($1::uuid[]) AND purpose_code = $2 AND channel = ANY($3::text[])"
+)
+_BEFORE_ALL = uuid.UUID(int=0)
 
 
 class Selected(NamedTuple):
@@ -112,41 +105,23 @@ async def select_page(
     refs: dict[uuid.UUID, uuid.UUID] = {}
     batch = max(limit, 100)
     exhausted = False
+    connection = await raw.driver(session)
     while len(members) < limit and not exhausted:
-        ids = list(
-            (
-                await session.scalars(
-                    _candidates(purpose.code, channel, default_kinds, after, batch)
-                )
-            ).all()
-        )
+        ids = [
+            row[0]
+            for row in await connection.fetch(
+                _CANDIDATES, after or _BEFORE_ALL, batch, default_kinds, purpose.code, channel
+            )
+        ]
         exhausted = len(ids) < batch
         if not ids:
             break
-        # The candidates' rows (only the columns the rule and the contact need) and their
-        # states, as plain rows: no ORM objects on this path.
-        users = {
-            row.id: row
-            for row in await session.execute(select(*_AUDIENCE_COLUMNS).where(User.id.in_(ids)))
-        }
+        users = {row["id"]: SimpleNamespace(**row) for row in await connection.fetch(_USERS, ids)}
         states = {
-            (s.user_id, s.channel): Decided(s.decision, s.record_id, s.purpose_version)
-            for s in await session.execute(
-                select(
-                    ConsentState.user_id,
-                    ConsentState.channel,
-                    ConsentState.decision,
-                    ConsentState.record_id,
-                    ConsentState.purpose_version,
-                ).where(
-                    ConsentState.user_id.in_(ids),
-                    ConsentState.purpose_code == purpose.code,
-                    or_(
-                        ConsentState.channel == channel,
-                        ConsentState.channel == literal(WHOLE_PURPOSE),
-                    ),
-                )
+            (s["user_id"], s["channel"]): Decided(
+                s["decision"], s["record_id"], s["purpose_version"]
             )
+            for s in await connection.fetch(_STATES, ids, purpose.code, [channel, WHOLE_PURPOSE])
         }
         for user_id in ids:
             after = user_id

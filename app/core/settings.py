@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long a request waits for a free connection."
     )
     db_statement_timeout_ms: int = Field(default=15000, ge=0)
+    db_statement_pool_size: int = Field(
+        default=5,
+        ge=1,
+        description="Connections of the pool for requests served by one statement (GET "
+        "/v1/users/{id}). Each worker holds up to db_pool_size + db_max_overflow + "
+        "export_pool_size + this + 1 (the sequencer) connections.",
+    )
     export_pool_size: int = Field(
         default=2,
         ge=1,
