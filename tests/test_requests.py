@@ -299,7 +299,7 @@ class TestErasure:
         ).all()
         for table in tables:
             dump = await db.scalar(
-                text(f"SELECT coalesce(string_agg(t::text, ' '), '') FROM \"{table}\" t")  # noqa: S608
+                text(f"SELECT coalesce(string_agg(t::text, ' '), '') FROM \"{table}\" t")
             )
             for value in identifying[:-1]:
                 assert value not in str(dump), (table, value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import uuid
@@ -501,11 +502,11 @@ class TestVerify:
         edited = await _tampered(
             db,
             app,
-            f"UPDATE disclosure_log SET purpose = 'market_research' WHERE id = {second}",  # noqa: S608
+            f"UPDATE disclosure_log SET purpose = 'market_research' WHERE id = {second}",
         )
         assert edited.first_bad is not None
         assert (edited.first_bad.kind, edited.first_bad.entry_id) == ("entry", second)
-        gone = await _tampered(db, app, f"DELETE FROM disclosure_log WHERE id = {second}")  # noqa: S608
+        gone = await _tampered(db, app, f"DELETE FROM disclosure_log WHERE id = {second}")
         assert (gone.first_bad.kind, gone.first_bad.entry_id) == ("entry", second)  # type: ignore[union-attr]
         leaf = await _tampered(
             db,
@@ -741,3 +742,94 @@ async def test_an_entry_written_on_the_raw_driver_is_in_the_callers_transaction(
         assert (logged, queued) == (1, 1), "the rolled-back entry is gone, the committed one kept"
     finally:
         await engine.dispose()
+
+
+class TestWhatOnlyAnAttackerWrites:
+    """Rows the sequencer never writes, or states it never leaves (found by review)."""
+
+    async def test_leaves_beyond_the_checkpoint_are_named_and_stop_the_sequencer(
+        self, client, actors, database, app, db
+    ) -> None:  # type: ignore[no-untyped-def]
+        disclose = Discloser(client, actors)
+        await disclose(await actors.user(), await actors.user())
+        await integrate(database, app)
+        end = await db.scalar(
+            text("SELECT max(tree_size) FROM transparency_checkpoints WHERE log = 1")
+        )
+        planted = (
+            "INSERT INTO transparency_leaves (log, leaf_index, entry_id, leaf_hash, queued_at,"
+            f" integrated_at) VALUES (1, {end}, 999999999, sha256('x'), now(), now())"
+        )
+        report = await _tampered(db, app, planted)
+        assert report.first_bad is not None
+        assert (report.first_bad.kind, report.first_bad.leaf_index) == ("leaf", end)
+        async with db.begin_nested() as savepoint:
+            await db.execute(text("SET LOCAL session_replication_role = replica"))
+            await db.execute(text(planted))
+            with pytest.raises(sequencer.TreeDamaged):
+                await sequencer.integrate_all(await raw.driver(db), app.state.signers)
+            await savepoint.rollback()
+
+    async def test_incremental_names_a_verified_entry_that_is_gone(
+        self, client, actors, database, app, db
+    ) -> None:  # type: ignore[no-untyped-def]
+        disclose = Discloser(client, actors)
+        await disclose(await actors.user(), await actors.user())
+        await integrate(database, app)
+        assert (await _verify(db, app)).ok
+        first = await db.scalar(
+            text("SELECT entry_id FROM transparency_leaves WHERE log = 1 AND leaf_index = 0")
+        )
+        gone = await _tampered(
+            db, app, f"DELETE FROM disclosure_log WHERE id = {first}", full=False
+        )
+        assert gone.first_bad is not None
+        assert (gone.first_bad.kind, gone.first_bad.entry_id) == ("entry", first)
+
+    async def test_an_entry_left_waiting_means_no_sequencer_runs(
+        self, client, actors, database, app, db
+    ) -> None:  # type: ignore[no-untyped-def]
+        disclose = Discloser(client, actors)
+        await disclose(await actors.user())
+        await integrate(database, app)
+        await disclose(await actors.user())
+        waiting = await db.scalar(text("SELECT entry_id FROM transparency_queue WHERE log = 1"))
+        fresh = await _verify(db, app)
+        assert fresh.ok and fresh.waiting_for_sequencer == 1, "a second's wait is normal"
+        stale = await _tampered(
+            db,
+            app,
+            "UPDATE transparency_queue SET queued_at = now() - interval '2 minutes'",
+        )
+        assert stale.first_bad is not None and stale.first_bad.entry_id == waiting
+        assert "sequencer" in stale.first_bad.reason
+
+
+async def test_a_failing_round_is_logged_and_retried(fresh_database, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The sequencer never dies quietly: an unexpected error is logged, the lock given back,
+    and the next round runs."""
+    url = await fresh_database()
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await migrate.upgrade(connection)
+    await engine.dispose()
+    calls: list[int] = []
+    done = asyncio.Event()
+
+    async def flaky(connection: Any, signers: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        done.set()
+        return 0
+
+    monkeypatch.setattr(sequencer, "integrate_all", flaky)
+    runner = sequencer.Sequencer(url.replace("+asyncpg", "", 1), Signers(settings), 0.1)
+    task = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(done.wait(), 5)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(calls) >= 2

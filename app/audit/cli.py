@@ -50,7 +50,8 @@ def audit_verify(
     from app.audit import verify
     from app.cli import _session, echo_json
 
-    signers = Signers(get_settings())
+    # Never a new key here: checking with the wrong key must fail as "missing", not as forgery.
+    signers = Signers(get_settings(), create=False)
 
     async def run() -> dict[str, object]:
         async with _session() as session:

@@ -46,14 +46,15 @@ def by_name(name: str) -> Log:
 class Signers:
     """The checkpoint key, named after each log's origin (C2SP: the key name is the origin)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, create: bool | None = None) -> None:
         self.prefix = settings.transparency_origin.rstrip("/")
         key: Ed25519PrivateKey
         if settings.transparency_signing_key is not None:
             key = key_from_pem(settings.transparency_signing_key.get_secret_value())
         else:
             key = load_or_create_key(
-                settings.data_dir / "transparency-ed25519.pem", create=settings.may_generate_keys
+                settings.data_dir / "transparency-ed25519.pem",
+                create=settings.may_generate_keys if create is None else create,
             )
         self._signers = {log.id: Signer(self.origin(log), key) for log in LOGS.values()}
 

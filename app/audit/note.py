@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +146,7 @@ class Checkpoint:
         if len(lines) < 4 or lines[-1] != "":
             raise NoteError("a checkpoint has an origin, a size and a root hash")
         origin, size, root = lines[0], lines[1], lines[2]
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not re.fullmatch(r"0|[1-9][0-9]*", size):
             raise NoteError("the tree size is not a decimal number")
         try:
             raw = base64.b64decode(root, validate=True)

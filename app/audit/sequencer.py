@@ -25,7 +25,7 @@ from app.audit import merkle, tree
 from app.audit.logs import LOGS, SEQUENCER_LOCK, Log, Signers
 from app.audit.note import Checkpoint
 from app.core.logging import get_logger
-from app.core.metrics import TRANSPARENCY_LAG
+from app.core.metrics import TRANSPARENCY_LAG, TRANSPARENCY_OLDEST_QUEUED
 
 log = get_logger("app.audit.sequencer")
 
@@ -47,6 +47,35 @@ async def publish(connection: Any, log_: Log, signers: Signers, size: int, root:
     return note
 
 
+class TreeDamaged(RuntimeError):
+    """The stored tree is not what the checkpoints signed: the sequencer stops rather than build
+    on it (``registry audit verify`` names what is wrong)."""
+
+
+async def signed_size(connection: Any, log_: Log, signers: Signers) -> int:
+    """The size the next leaf goes after: the latest checkpoint's. Every round writes its leaves
+    and its checkpoint together, so leaves beyond the checkpoint were written by someone else.
+    Only before the first checkpoint (the migration that integrated the chained entries) are
+    unsigned leaves expected, and they are signed now if they are whole."""
+    latest = await tree.latest_checkpoint(connection, log_)
+    stored = await connection.fetchrow(
+        "SELECT count(*), coalesce(max(leaf_index) + 1, 0) FROM transparency_leaves WHERE log = $1",
+        log_.id,
+    )
+    count, size = int(stored[0]), int(stored[1])
+    if count != size:
+        raise TreeDamaged(f"{log_.name}: {size - count} leaves below leaf {size} are missing")
+    if latest is None:
+        await publish(connection, log_, signers, size, await tree.root(connection, log_, size))
+        return size
+    if size != latest.tree_size:
+        raise TreeDamaged(
+            f"{log_.name}: {size} leaves are stored but the latest checkpoint signs "
+            f"{latest.tree_size}"
+        )
+    return size
+
+
 async def integrate(connection: Any, log_: Log, signers: Signers, batch: int = BATCH) -> int:
     """One round for one log, in a transaction (a savepoint inside the caller's); returns how
     many entries it integrated."""
@@ -59,13 +88,8 @@ async def integrate(connection: Any, log_: Log, signers: Signers, batch: int = B
             log_.id,
             batch,
         )
-        size = await tree.size(connection, log_)
+        size = await signed_size(connection, log_, signers)
         if not queued:
-            latest = await tree.latest_checkpoint(connection, log_)
-            if latest is None or latest.tree_size < size:
-                await publish(
-                    connection, log_, signers, size, await tree.root(connection, log_, size)
-                )
             return 0
         queued_at = {row[0]: row[1] for row in queued}
         rows = await connection.fetch(
@@ -108,6 +132,12 @@ async def integrate_all(connection: Any, signers: Signers) -> int:
             total += done
             if done < BATCH:
                 break
+        waited = await connection.fetchval(
+            "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(queued_at)), 0)"
+            " FROM transparency_queue WHERE log = $1",
+            log_.id,
+        )
+        TRANSPARENCY_OLDEST_QUEUED.labels(log_.name).set(float(waited))
     return total
 
 
@@ -137,6 +167,12 @@ class Sequencer:
                 await self._hold(connection)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("sequencer_connection_lost", error=type(error).__name__)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Never die quietly: logged with its stack, the lock given back, tried again.
+                log.exception("sequencer_round_failed")
+                await asyncio.sleep(5 * self.standby)
             finally:
                 if self.holding:
                     log.info("sequencer_released")

@@ -24,6 +24,8 @@ from app.audit.merkle import Frontier
 from app.audit.note import Checkpoint, NoteError, Verifier
 
 STREAM = 5000
+# An entry queued longer than this means no sequencer is running (it integrates every second).
+STALE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def _edge_from(size: int, data: bytes) -> Frontier:
 
 
 async def _state(connection: Any, log: Log) -> tuple[int, bytes, Frontier] | None:
+    """Where the last verification got to; a damaged record starts over from the first entry."""
     row = await connection.fetchrow(
         "SELECT tree_size, root_hash, frontier FROM transparency_verifications WHERE log = $1"
         " ORDER BY id DESC LIMIT 1",
@@ -106,7 +109,10 @@ async def _state(connection: Any, log: Log) -> tuple[int, bytes, Frontier] | Non
     )
     if row is None:
         return None
-    return row[0], bytes(row[1]), _edge_from(row[0], bytes(row[2]))
+    try:
+        return row[0], bytes(row[1]), _edge_from(row[0], bytes(row[2]))
+    except ValueError:
+        return None
 
 
 async def _check_old_edge(connection: Any, log: Log, trusted: Frontier, report: Report) -> None:
@@ -250,10 +256,40 @@ async def _unintegrated(connection: Any, log: Log, report: Report) -> None:
         " - (SELECT count(*) FROM transparency_queue WHERE log = $1)",
         log.id,
     )
-    report.waiting_for_sequencer = int(
-        await connection.fetchval("SELECT count(*) FROM transparency_queue WHERE log = $1", log.id)
+    waiting = await connection.fetchrow(
+        "SELECT count(*), min(entry_id) FILTER (WHERE queued_at < clock_timestamp() - $2 *"
+        " interval '1 second') FROM transparency_queue WHERE log = $1",
+        log.id,
+        STALE_SECONDS,
     )
+    report.waiting_for_sequencer = int(waiting[0])
+    if waiting[1] is not None:
+        report.fail(
+            Finding(
+                "entry",
+                f"has waited more than {STALE_SECONDS} s for the sequencer: is it running?",
+                entry_id=waiting[1],
+            )
+        )
+        return
     if not unaccounted:
+        return
+    if unaccounted < 0:
+        gone = await connection.fetchrow(
+            f"SELECT l.leaf_index, l.entry_id FROM transparency_leaves l"  # noqa: S608
+            f" WHERE l.log = $1 AND NOT EXISTS"
+            f" (SELECT 1 FROM {log.table} e WHERE e.id = l.entry_id)"
+            " ORDER BY l.leaf_index LIMIT 1",
+            log.id,
+        )
+        report.fail(
+            Finding(
+                "entry",
+                "the entry is gone" if gone else "more leaves and queued ids than entries",
+                entry_id=gone[1] if gone else None,
+                leaf_index=gone[0] if gone else None,
+            )
+        )
         return
     orphan = await connection.fetchval(
         f"SELECT e.id FROM {log.table} e WHERE NOT EXISTS"  # noqa: S608
@@ -306,6 +342,21 @@ async def verify(connection: Any, log: Log, signers: Signers, *, full: bool) -> 
                 report.notes.append(f"consistency {old_size} -> {end}: {error}")
     else:
         frontier = Frontier()
+    beyond = await connection.fetchval(
+        "SELECT count(*) FROM transparency_leaves WHERE log = $1 AND leaf_index >= $2",
+        log.id,
+        end,
+    )
+    if beyond:
+        report.fail(
+            Finding(
+                "leaf",
+                f"{beyond} leaves lie beyond the latest checkpoint: the sequencer writes a round's "
+                "leaves and its checkpoint together, so these were written by someone else",
+                leaf_index=end,
+            )
+        )
+        return report
     await _walk(connection, log, verifier, origin, frontier, end, report)
     if report.ok:
         await _unintegrated(connection, log, report)

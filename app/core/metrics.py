@@ -1,6 +1,6 @@
 """Prometheus metrics: request counts and latency by route template, the sequencer's lag."""
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 REQUESTS = Counter(
     "registry_http_requests_total",
@@ -18,6 +18,12 @@ TRANSPARENCY_LAG = Histogram(
     "Seconds from a log entry's insert to its leaf in a signed checkpoint.",
     ["log"],
     buckets=(0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
+)
+
+TRANSPARENCY_OLDEST_QUEUED = Gauge(
+    "registry_transparency_oldest_queued_seconds",
+    "Age of the oldest entry waiting for the sequencer (alert when it passes a few seconds).",
+    ["log"],
 )
 
 

@@ -112,6 +112,8 @@ def _integrate_existing(
     log_id: int, table: str, columns: Sequence[str], optional: set[str]
 ) -> None:
     bind = op.get_bind()
+    # No writer adds an entry between this read and the queue's trigger (to the migration's end).
+    op.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
     now = datetime.now(UTC)
     edge: list[tuple[int, bytes]] = []
     leaves: list[dict[str, Any]] = []
