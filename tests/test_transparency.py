@@ -680,6 +680,22 @@ async def test_the_audit_commands_end_to_end(
         checked = await run("audit", "verify")
         assert checked.exit_code == 0, checked.output
         assert [log["tree_size"] for log in json.loads(checked.stdout)["logs"]] == [0, 7]
+        listed = json.loads((await run("audit", "checkpoint", "--log", "access-log")).stdout)
+        vkey = listed["checkpoints"][0]["verifier_key"]
+        # An outside auditor: the public key alone, no private key anywhere in reach.
+        monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path / "elsewhere"))
+        get_settings.cache_clear()
+        public = await run("audit", "verify", "--log", "access-log", "--verifier-key", vkey)
+        assert public.exit_code == 0, public.output
+        stranger = Signer(vkey.split("+")[0], Ed25519PrivateKey.generate()).verifier.vkey
+        forged = await run(
+            "audit", "verify", "--full", "--log", "access-log", "--verifier-key", stranger
+        )
+        assert forged.exit_code == 1
+        assert json.loads(forged.stdout)["logs"][0]["first_bad"]["kind"] == "checkpoint"
+        assert not (tmp_path / "elsewhere" / "transparency-ed25519.pem").exists()
+        monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
+        get_settings.cache_clear()
         kept = await run("audit", "checkpoint", "--export", "--log", "access-log")
         assert kept.stdout.startswith("huutokaupat.com/registry/access-log\n7\n")
         (tmp_path / "kept.txt").write_text(kept.stdout, encoding="utf-8")

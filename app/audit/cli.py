@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from app.audit import tree
-from app.audit.logs import LOGS, SEQUENCER_LOCK, Signers, by_name
+from app.audit.logs import LOGS, SEQUENCER_LOCK, Signers, UnknownLog, Verifiers, by_name
+from app.audit.note import NoteError, Verifier
 from app.core.settings import get_settings
 from app.db import raw
 
@@ -43,6 +44,14 @@ def audit_verify(
             dir_okay=False,
         ),
     ] = None,
+    verifier_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--verifier-key",
+            help="A log's note verifier key (from `audit checkpoint` or GET .../checkpoint), once "
+            "per log: verify with the public keys alone, as an outside auditor does.",
+        ),
+    ] = None,
 ) -> None:
     """Check the logs from the last verified tree (or, with --full, from the first entry):
     every entry against its leaf, every node, every checkpoint's signature and root. Exits 1
@@ -50,8 +59,19 @@ def audit_verify(
     from app.audit import verify
     from app.cli import _session, echo_json
 
-    # Never a new key here: checking with the wrong key must fail as "missing", not as forgery.
-    signers = Signers(get_settings(), create=False)
+    settings = get_settings()
+    signers: Signers | Verifiers
+    if verifier_key:
+        try:
+            signers = Verifiers(
+                settings.transparency_origin, [Verifier.parse(key) for key in verifier_key]
+            )
+        except NoteError as error:
+            raise typer.BadParameter(str(error), param_hint="--verifier-key") from None
+    else:
+        # Never a new key here: checking with the wrong key must fail as "missing", not as
+        # forgery.
+        signers = Signers(settings, create=False)
 
     async def run() -> dict[str, object]:
         async with _session() as session:
@@ -60,9 +80,12 @@ def audit_verify(
                 return await verify.against(
                     connection, signers, against.read_text(encoding="utf-8")
                 )
-            reports = [
-                await verify.verify(connection, one, signers, full=full) for one in _logs(log)
-            ]
+            try:
+                reports = [
+                    await verify.verify(connection, one, signers, full=full) for one in _logs(log)
+                ]
+            except UnknownLog as error:
+                raise typer.BadParameter(str(error), param_hint="--verifier-key") from None
             return {"ok": all(r.ok for r in reports), "logs": [r.as_dict() for r in reports]}
 
     result = asyncio.run(run())

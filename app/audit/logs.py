@@ -3,6 +3,7 @@ its checkpoints. Everything else (the sequencer, proofs, verification, the expor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,6 +42,24 @@ def by_name(name: str) -> Log:
         return LOGS[name]
     except KeyError:
         raise UnknownLog(f"no log {name!r}: one of {', '.join(LOGS)}") from None
+
+
+class Verifiers:
+    """The logs' public keys as an outside auditor holds them (note verifier keys, named by
+    each log's origin): enough to verify, nothing to sign with."""
+
+    def __init__(self, prefix: str, keys: Iterable[Verifier]) -> None:
+        self.prefix = prefix.rstrip("/")
+        self._by_name = {key.name: key for key in keys}
+
+    def origin(self, log: Log) -> str:
+        return f"{self.prefix}/{log.name}"
+
+    def verifier(self, log: Log) -> Verifier:
+        try:
+            return self._by_name[self.origin(log)]
+        except KeyError:
+            raise UnknownLog(f"no verifier key named {self.origin(log)}") from None
 
 
 class Signers:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.audit import merkle, tree
-from app.audit.logs import LOGS, Log, Signers
+from app.audit.logs import LOGS, Log, Signers, Verifiers
 from app.audit.merkle import Frontier
 from app.audit.note import Checkpoint, NoteError, Verifier
 
@@ -310,7 +310,7 @@ async def _unintegrated(connection: Any, log: Log, report: Report) -> None:
         )
 
 
-async def verify(connection: Any, log: Log, signers: Signers, *, full: bool) -> Report:
+async def verify(connection: Any, log: Log, signers: Signers | Verifiers, *, full: bool) -> Report:
     """Checks one log in the caller's transaction; records the verified tree when it holds."""
     verifier, origin = signers.verifier(log), signers.origin(log)
     state = None if full else await _state(connection, log)
@@ -378,7 +378,7 @@ async def verify(connection: Any, log: Log, signers: Signers, *, full: bool) -> 
     return report
 
 
-async def against(connection: Any, signers: Signers, note: str) -> dict[str, Any]:
+async def against(connection: Any, signers: Signers | Verifiers, note: str) -> dict[str, Any]:
     """Checks a checkpoint kept outside (``registry audit checkpoint --export``) against the log
     now: its signature, and that today's tree extends it."""
     origins = {signers.origin(log): log for log in LOGS.values()}
@@ -388,7 +388,7 @@ async def against(connection: Any, signers: Signers, note: str) -> dict[str, Any
         return {"ok": False, "reason": f"the checkpoint's origin {first_line!r} is not ours"}
     try:
         kept = _open_checkpoint(signers.verifier(log), signers.origin(log), note)
-    except NoteError as error:
+    except (NoteError, ValueError) as error:
         return {"ok": False, "log": log.name, "reason": f"not a checkpoint we signed: {error}"}
     result: dict[str, Any] = {"log": log.name, "kept_size": kept.size}
     latest = await tree.latest_checkpoint(connection, log)
