@@ -600,6 +600,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 ACCESS_ENTRIES = 1_000_000
 KEY_FILE = ROOT / "var" / "bench" / "transparency-ed25519.pem"
+# $1 reads of random users by the bench's staff client, a second apart up to now.
+_ACCESS_ENTRIES = (
+    "INSERT INTO access_log (accessed_at, subject_ref, actor, client_id, role, categories,"
+    " operation, request_id) SELECT now() - make_interval(secs => n), gen_random_uuid(),"
+    " 'client:bench-staff', 'bench-staff', 'staff', ARRAY['profile'], 'read_user',"
+    " 'bench-' || n FROM generate_series(1, $1) n"
+)
 
 
 def transparency_signers() -> Any:
@@ -620,13 +627,7 @@ async def transparency_prepare(url: str) -> dict[str, Any]:
     owner = await asyncpg.connect(plain(url))
     have = await owner.fetchval("SELECT count(*) FROM access_log")
     if have < ACCESS_ENTRIES:
-        await owner.execute(
-            "INSERT INTO access_log (accessed_at, subject_ref, actor, client_id, role, categories,"
-            " operation, request_id) SELECT now() - make_interval(secs => n), gen_random_uuid(),"
-            " 'client:bench-staff', 'bench-staff', 'staff', ARRAY['profile'], 'read_user',"
-            " 'bench-' || n FROM generate_series(1, $1) n",
-            ACCESS_ENTRIES - have,
-        )
+        await owner.execute(_ACCESS_ENTRIES, ACCESS_ENTRIES - have)
     queued = await owner.fetchval("SELECT count(*) FROM transparency_queue")
     await owner.close()
     app_role = await asyncpg.connect(plain(url).replace("postgres@", "registry_app@", 1))
@@ -651,11 +652,7 @@ async def verify_run(url: str) -> dict[str, Any]:
         async with connection.transaction():
             full = await verify.verify(connection, ACCESS_LOG, signers, full=True)
         full_seconds = time.perf_counter() - started
-        await connection.execute(
-            "INSERT INTO access_log (accessed_at, subject_ref, actor, client_id, role, categories,"
-            " operation) SELECT now(), gen_random_uuid(), 'client:bench-staff', 'bench-staff',"
-            " 'staff', ARRAY['profile'], 'read_user' FROM generate_series(1, 10000)"
-        )
+        await connection.execute(_ACCESS_ENTRIES, 10_000)
         await sequencer.integrate_all(connection, signers)
         started = time.perf_counter()
         async with connection.transaction():

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from app.audit import tree
-from app.audit.logs import LOGS, SEQUENCER_LOCK, Signers, UnknownLog, Verifiers, by_name
+from app.audit.logs import LOGS, SEQUENCER_LOCK, Log, Signers, UnknownLog, Verifiers, by_name
 from app.audit.note import NoteError, Verifier
 from app.core.settings import get_settings
 from app.db import raw
@@ -21,7 +21,7 @@ LogOption = Annotated[
 ]
 
 
-def _logs(name: str | None) -> list:  # type: ignore[type-arg]
+def _logs(name: str | None) -> list[Log]:
     try:
         return [by_name(name)] if name else list(LOGS.values())
     except ValueError as error:

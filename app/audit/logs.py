@@ -44,16 +44,23 @@ def by_name(name: str) -> Log:
         raise UnknownLog(f"no log {name!r}: one of {', '.join(LOGS)}") from None
 
 
-class Verifiers:
+class Origins:
+    """Each log's checkpoint origin (and key name): the configured prefix and the log's name."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix.rstrip("/")
+
+    def origin(self, log: Log) -> str:
+        return f"{self.prefix}/{log.name}"
+
+
+class Verifiers(Origins):
     """The logs' public keys as an outside auditor holds them (note verifier keys, named by
     each log's origin): enough to verify, nothing to sign with."""
 
     def __init__(self, prefix: str, keys: Iterable[Verifier]) -> None:
-        self.prefix = prefix.rstrip("/")
+        super().__init__(prefix)
         self._by_name = {key.name: key for key in keys}
-
-    def origin(self, log: Log) -> str:
-        return f"{self.prefix}/{log.name}"
 
     def verifier(self, log: Log) -> Verifier:
         try:
@@ -62,11 +69,11 @@ class Verifiers:
             raise UnknownLog(f"no verifier key named {self.origin(log)}") from None
 
 
-class Signers:
+class Signers(Origins):
     """The checkpoint key, named after each log's origin (C2SP: the key name is the origin)."""
 
     def __init__(self, settings: Settings, *, create: bool | None = None) -> None:
-        self.prefix = settings.transparency_origin.rstrip("/")
+        super().__init__(settings.transparency_origin)
         key: Ed25519PrivateKey
         if settings.transparency_signing_key is not None:
             key = key_from_pem(settings.transparency_signing_key.get_secret_value())
@@ -76,9 +83,6 @@ class Signers:
                 create=settings.may_generate_keys if create is None else create,
             )
         self._signers = {log.id: Signer(self.origin(log), key) for log in LOGS.values()}
-
-    def origin(self, log: Log) -> str:
-        return f"{self.prefix}/{log.name}"
 
     def signer(self, log: Log) -> Signer:
         return self._signers[log.id]

@@ -12,59 +12,56 @@ def internal(*names: str) -> tuple[Column, ...]:
     return tuple(Column(n, "system.operations", Source.DERIVED, shown=False) for n in names)
 
 
-ACCESS_LOG = Table(
-    name="access_log",
-    category="accountability",
-    description="A read of the person's data by staff, the DPO, a partner or the person.",
-    link="subject_ref",
-    columns=(
-        *technical("id"),
-        Column("accessed_at", "user.access", Source.DERIVED),
-        Column("subject_ref", "user.unique_id.pseudonymous", Source.DERIVED),
-        Column("actor", "user.access", Source.DERIVED),
-        Column("client_id", "user.access", Source.DERIVED, shown=False),
-        Column("role", "user.access", Source.DERIVED),
-        Column("categories", "user.access", Source.DERIVED),
-        Column("operation", "user.access", Source.DERIVED),
-        *internal("request_id", "correlation_id"),
-    ),
-    purposes=("dpv:LegalCompliance",),
-    legal_basis="legal_obligation",
-    retention=Retention("log"),
-    erasure=Erasure.UNLINK,
-    order_by="id",
-    bulk=True,
-    append_only=True,
+def _log(name: str, description: str, *columns: Column) -> Table:
+    """A log: append-only, keyed by the person's pseudonymous reference, kept as proof of
+    accountability; an erasure only cuts its link to the person."""
+    return Table(
+        name=name,
+        category="accountability",
+        description=description,
+        link="subject_ref",
+        columns=(
+            *technical("id"),
+            Column("subject_ref", "user.unique_id.pseudonymous", Source.DERIVED),
+            *columns,
+        ),
+        purposes=("dpv:LegalCompliance",),
+        legal_basis="legal_obligation",
+        retention=Retention("log"),
+        erasure=Erasure.UNLINK,
+        order_by="id",
+        bulk=True,
+        append_only=True,
+    )
+
+
+ACCESS_LOG = _log(
+    "access_log",
+    "A read of the person's data by staff, the DPO, a partner or the person.",
+    Column("accessed_at", "user.access", Source.DERIVED),
+    Column("actor", "user.access", Source.DERIVED),
+    Column("client_id", "user.access", Source.DERIVED, shown=False),
+    Column("role", "user.access", Source.DERIVED),
+    Column("categories", "user.access", Source.DERIVED),
+    Column("operation", "user.access", Source.DERIVED),
+    *internal("request_id", "correlation_id"),
 )
 
-DISCLOSURE_LOG = Table(
-    name="disclosure_log",
-    category="accountability",
-    description="A disclosure of the person's data to a recipient (GDPR Art. 15(1)(c), 19, 30).",
-    link="subject_ref",
-    columns=(
-        *technical("id"),
-        Column("disclosed_at", "user.disclosure", Source.DERIVED),
-        Column("subject_ref", "user.unique_id.pseudonymous", Source.DERIVED),
-        *internal("recipient_id"),
-        Column("recipient_name", "user.disclosure", Source.DERIVED),
-        Column("purpose", "user.disclosure", Source.DERIVED),
-        Column("categories", "user.disclosure", Source.DERIVED),
-        Column("legal_basis", "user.disclosure", Source.DERIVED),
-        Column("channel", "user.disclosure", Source.DERIVED),
-        Column("client_id", "user.disclosure", Source.DERIVED, shown=False),
-        *internal("request_id"),
-        Column("kind", "user.disclosure", Source.DERIVED),
-        Column("note", "user.disclosure", Source.STAFF),
-        Column("transfer_basis", "user.disclosure", Source.DERIVED),
-    ),
-    purposes=("dpv:LegalCompliance",),
-    legal_basis="legal_obligation",
-    retention=Retention("log"),
-    erasure=Erasure.UNLINK,
-    order_by="id",
-    bulk=True,
-    append_only=True,
+DISCLOSURE_LOG = _log(
+    "disclosure_log",
+    "A disclosure of the person's data to a recipient (GDPR Art. 15(1)(c), 19, 30).",
+    Column("disclosed_at", "user.disclosure", Source.DERIVED),
+    *internal("recipient_id"),
+    Column("recipient_name", "user.disclosure", Source.DERIVED),
+    Column("purpose", "user.disclosure", Source.DERIVED),
+    Column("categories", "user.disclosure", Source.DERIVED),
+    Column("legal_basis", "user.disclosure", Source.DERIVED),
+    Column("channel", "user.disclosure", Source.DERIVED),
+    Column("client_id", "user.disclosure", Source.DERIVED, shown=False),
+    *internal("request_id"),
+    Column("kind", "user.disclosure", Source.DERIVED),
+    Column("note", "user.disclosure", Source.STAFF),
+    Column("transfer_basis", "user.disclosure", Source.DERIVED),
 )
 
 TABLES = (ACCESS_LOG, DISCLOSURE_LOG)

@@ -232,7 +232,7 @@ async def export_proofs(
         paths = {r["leaf_index"]: merkle.inclusion_ranges(r["leaf_index"], size) for r in proven}
         if len(encoded) > _CACHE_LIMIT:
             encoded.clear()
-        missing = {rng for ranges in paths.values() for rng in ranges if rng not in encoded}
+        missing = list({rng for ranges in paths.values() for rng in ranges if rng not in encoded})
         found = await tree.hashes(connection, log, merkle.needed(missing))
         for rng, value in zip(
             missing, merkle.range_hashes(missing, found.__getitem__), strict=True

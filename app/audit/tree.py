@@ -121,22 +121,15 @@ async def consistency_proof(connection: Any, log: Log, old: int, new: int) -> li
     return merkle.range_hashes(ranges, found.__getitem__)
 
 
+_LEAF = "SELECT leaf_index, entry_id, leaf_hash FROM transparency_leaves WHERE log = $1 AND "
+# One statement per key, so that each uses its own index.
+_LEAF_BY = {"entry_id": _LEAF + "entry_id = $2", "leaf_index": _LEAF + "leaf_index = $2"}
+
+
 async def leaf(
     connection: Any, log: Log, *, entry_id: int | None = None, leaf_index: int | None = None
 ) -> tuple[int, int, Hash] | None:
-    """(leaf index, entry id, leaf hash) of an integrated entry."""
-    if entry_id is not None:
-        row = await connection.fetchrow(
-            "SELECT leaf_index, entry_id, leaf_hash FROM transparency_leaves"
-            " WHERE log = $1 AND entry_id = $2",
-            log.id,
-            entry_id,
-        )
-    else:
-        row = await connection.fetchrow(
-            "SELECT leaf_index, entry_id, leaf_hash FROM transparency_leaves"
-            " WHERE log = $1 AND leaf_index = $2",
-            log.id,
-            leaf_index,
-        )
+    """(leaf index, entry id, leaf hash) of an integrated entry, by either."""
+    key, value = ("entry_id", entry_id) if entry_id is not None else ("leaf_index", leaf_index)
+    row = await connection.fetchrow(_LEAF_BY[key], log.id, value)
     return (row[0], row[1], bytes(row[2])) if row else None

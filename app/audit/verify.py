@@ -250,25 +250,23 @@ def _checkpoint_holds(
 async def _unintegrated(connection: Any, log: Log, report: Report) -> None:
     """Entries neither in the tree nor queued. Counted first (one snapshot, index-only scans);
     only a difference pays for the search that names the first of them."""
-    unaccounted = await connection.fetchval(
+    counted = await connection.fetchrow(
         f"SELECT (SELECT count(*) FROM {log.table})"  # noqa: S608
-        " - (SELECT count(*) FROM transparency_leaves WHERE log = $1)"
-        " - (SELECT count(*) FROM transparency_queue WHERE log = $1)",
-        log.id,
-    )
-    waiting = await connection.fetchrow(
-        "SELECT count(*), min(entry_id) FILTER (WHERE queued_at < clock_timestamp() - $2 *"
-        " interval '1 second') FROM transparency_queue WHERE log = $1",
+        " - (SELECT count(*) FROM transparency_leaves WHERE log = $1) - q.waiting, q.*"
+        " FROM (SELECT count(*) AS waiting, min(entry_id) FILTER (WHERE queued_at <"
+        " clock_timestamp() - $2 * interval '1 second') AS stale"
+        " FROM transparency_queue WHERE log = $1) q",
         log.id,
         STALE_SECONDS,
     )
-    report.waiting_for_sequencer = int(waiting[0])
-    if waiting[1] is not None:
+    unaccounted = counted[0]
+    report.waiting_for_sequencer = int(counted["waiting"])
+    if counted["stale"] is not None:
         report.fail(
             Finding(
                 "entry",
                 f"has waited more than {STALE_SECONDS} s for the sequencer: is it running?",
-                entry_id=waiting[1],
+                entry_id=counted["stale"],
             )
         )
         return

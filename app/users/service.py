@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.audit.models import AccessLogEntry
 from app.auth import service as auth
 from app.auth.addresses import address_block
 from app.auth.dependencies import (
@@ -194,10 +195,25 @@ LEFT JOIN credentials c ON c.user_id = u.id
 LEFT JOIN identity_codes i ON i.user_id = u.id
 """
 
+# What the hot read's access-log entry holds, column by column: the log's own content columns
+# (AccessLogEntry.CONTENT), in its order; a column added to the log and not here fails at import.
+_LOGGED = {
+    "accessed_at": "$8",
+    "subject_ref": "subject_ref",
+    "actor": "$9",
+    "client_id": "$2",
+    "role": "$10",
+    "categories": "$11",
+    "operation": "'read_user'",
+    "request_id": "$12",
+    "correlation_id": "$13",
+}
+if tuple(_LOGGED) != AccessLogEntry.CONTENT:
+    raise RuntimeError("READ_USER must write every access-log column, in the log's order")
+
 # The hot read, one statement and so one transaction of its own: the caller's standing (auth's
 # STILL_VALID: $1-$5, $5 being the user read), the profile when the standing allows it ($6: may
-# read a restricted user), and the access-log entry of the read ($7: logged; its columns are
-# AccessLogEntry.CONTENT, checked by the tests).
+# read a restricted user), and the access-log entry of the read ($7: logged).
 READ_USER = f"""
 WITH standing AS (SELECT * FROM ({STILL_VALID}) s (valid, restricted)),
 found AS (
@@ -206,9 +222,8 @@ found AS (
       AND (NOT (SELECT restricted FROM standing) OR $6)
 ),
 logged AS (
-    INSERT INTO access_log (accessed_at, subject_ref, actor, client_id, role, categories,
-                            operation, request_id, correlation_id)
-    SELECT $8, subject_ref, $9, $2, $10, $11, 'read_user', $12, $13 FROM found WHERE $7
+    INSERT INTO access_log ({", ".join(_LOGGED)})
+    SELECT {", ".join(_LOGGED.values())} FROM found WHERE $7
 )
 SELECT standing.valid, standing.restricted, found.* FROM standing LEFT JOIN found ON true
 """  # noqa: S608 (composed of this module's constants)
