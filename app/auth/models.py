@@ -26,7 +26,8 @@ class Credential(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     username: Mapped[str] = mapped_column(String(64))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # None until an imported user sets a password (POST /v1/auth/password-reset).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -73,6 +74,20 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordReset(Base):
+    """A single-use password-reset token, stored only as its SHA-256."""
+
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class RevokedAccessToken(Base):

@@ -40,4 +40,20 @@ REFRESH_TOKENS = Table(
     order_by="issued_at, id",
 )
 
-TABLES = (CREDENTIALS, REFRESH_TOKENS)
+PASSWORD_RESETS = Table(
+    name="password_resets",
+    category="credentials",
+    description="Password-reset tokens, single-use and short-lived, stored only as SHA-256 hashes.",
+    columns=(
+        Column("token_hash", "user.authorization.credentials", Source.DERIVED, shown=False),
+        user_key(),
+        *technical("created_at", "expires_at", "used_at"),
+    ),
+    purposes=("dpv:IdentityVerification", "dpv:EnforceSecurity"),
+    legal_basis="contract",
+    retention=Retention("expiry", column="expires_at", grace="1 day"),
+    erasure=Erasure.DELETE,
+    order_by="created_at",
+)
+
+TABLES = (CREDENTIALS, REFRESH_TOKENS, PASSWORD_RESETS)

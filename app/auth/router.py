@@ -6,14 +6,25 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth import service
+from app.auth import resets, service
 from app.auth.addresses import person_address
-from app.auth.schemas import Jwks, OAuthErrorResponse, ServerMetadata, TokenResponse
+from app.auth.dependencies import Principal, require
+from app.auth.schemas import (
+    Jwks,
+    OAuthErrorResponse,
+    PasswordResetConfirm,
+    PasswordResetIssued,
+    PasswordResetRequest,
+    ServerMetadata,
+    TokenResponse,
+)
 from app.auth.scopes import SCOPES
-from app.core.errors import PROBLEM_BASE, problem_responses
+from app.core import ratelimit
+from app.core.errors import PROBLEM_BASE, problem_response, problem_responses
+from app.core.ratelimit import RATE_LIMIT_HEADERS
 from app.db.session import Session
 
 
@@ -154,6 +165,64 @@ async def revoke_token(
     except service.OAuthError as error:
         return _oauth_error(error)
     return Response(status_code=200, headers=NO_STORE)
+
+
+Resetter = Annotated[Principal, require("credentials:reset", clients_only=True)]
+
+
+@router.post(
+    "/v1/auth/password-reset",
+    response_model=PasswordResetIssued,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        202: {"headers": {**RATE_LIMIT_HEADERS}},
+        **problem_responses(401, 403, 422, 429),
+    },
+)
+async def request_password_reset(
+    body: PasswordResetRequest,
+    caller: Resetter,
+    session: Session,
+    request: Request,
+    response: Response,
+) -> PasswordResetIssued:
+    """Issue a single-use password-reset token for the account a username or e-mail address
+    names (scope `credentials:reset`, the frontend, which e-mails it: this service sends no
+    e-mail). Imported users without a password set their first one this way. Throttled per
+    person's address (`X-Forwarded-For` from the frontend) and per account."""
+    address = person_address(request, from_frontend=caller.role == "frontend")
+    issued = await resets.issue(session, request.app.state.auth, caller, body, address)
+    response.headers.update(NO_STORE)
+    response.headers.update(ratelimit.headers(ratelimit.counted(session.info)))
+    return issued
+
+
+@router.post(
+    "/v1/auth/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(400, 401, 403, 422, 429),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, caller: Resetter, session: Session, request: Request
+) -> Response:
+    """Set a new password with a password-reset token (scope `credentials:reset`); the token is
+    spent and every sign-in session of the account ends. Wrong tokens count as failed sign-ins
+    do, per person's address."""
+    address = person_address(request, from_frontend=caller.role == "frontend")
+    try:
+        await resets.confirm(session, request.app.state.auth, caller, body, address)
+    except resets.InvalidResetToken as error:
+        # Answered, not raised: the failure just counted is committed with the request.
+        return problem_response(
+            request.url.path,
+            error.status,
+            error.type,
+            error.title,
+            error.detail,
+            request_id=getattr(request.state, "request_id", None),
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

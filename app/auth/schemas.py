@@ -1,6 +1,14 @@
-"""Shapes of the OAuth endpoints."""
+"""Shapes of the OAuth and password-reset endpoints."""
 
-from pydantic import BaseModel, Field
+import uuid
+from datetime import datetime
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.core.schemas import Input, example
+from app.core.validators import Email
+from app.users.schemas import Password, Username
 
 
 class TokenResponse(BaseModel):
@@ -49,3 +57,41 @@ class ServerMetadata(BaseModel):
     token_endpoint_auth_methods_supported: list[str] = Field(description="Client auth methods.")
     revocation_endpoint_auth_methods_supported: list[str] = Field(description="Same as above.")
     scopes_supported: list[str] = Field(description="Every scope of the API.")
+
+
+class PasswordResetRequest(Input, json_schema_extra=example({"username": "matti.meikalainen"})):
+    """Exactly one of `username` and `email`."""
+
+    username: Username | None = Field(default=None, description="The account's username.")
+    email: Email | None = Field(
+        default=None, description="The account's e-mail address (may name several accounts)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.username is None) == (self.email is None):
+            raise ValueError("send exactly one of username and email")
+        return self
+
+
+class Reset(BaseModel):
+    user_id: uuid.UUID = Field(description="The account.")
+    username: str = Field(description="Its username, to show in the e-mail.")
+    email: str = Field(description="Where to send the token.")
+    token: str = Field(description="Single use; send it only to `email`, never show it here.")
+    expires_at: datetime = Field(description="When it stops working.")
+
+
+class PasswordResetIssued(BaseModel):
+    resets: list[Reset] = Field(
+        description="One per active account with an e-mail address; empty when there is none "
+        "(tell the person the same either way)."
+    )
+
+
+class PasswordResetConfirm(
+    Input,
+    json_schema_extra=example({"token": "3q2-7wAAAA...", "password": "uusi pitkä salasana 2026"}),
+):
+    token: str = Field(min_length=20, max_length=200, description="The token from the e-mail.")
+    password: Password = Field(description="The new password, at least 10 characters.")

@@ -9,6 +9,8 @@ SCOPES: dict[str, str] = {
     "identity-code:read": "Read a user's personal identity code in full.",
     "identity-code:write": "Store a personal identity code after strong identification.",
     "events:write": "Send event and analytics data.",
+    "credentials:reset": "Issue and redeem password-reset tokens (the frontend, which e-mails "
+    "them).",
     "register-updates:write": "Apply address, name and death updates from DVV and Posti.",
     "consents:read": "Read permissions and prohibitions.",
     "consents:write": "Record permissions and prohibitions.",
@@ -42,7 +44,9 @@ SUBJECT_SCOPES = frozenset(
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "subject": SUBJECT_SCOPES,
-    "frontend": frozenset({"users:register", "events:write", "consents:read", "consents:write"}),
+    "frontend": frozenset(
+        {"users:register", "credentials:reset", "events:write", "consents:read", "consents:write"}
+    ),
     "partner": frozenset({"audiences:read", "disclosures:write"}),
     "staff": frozenset(
         {
@@ -55,7 +59,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
             "requests:write",
         }
     ),
-    "dpo": frozenset(SCOPES) - {"users:register", "events:write", "disclosures:write"},
+    "dpo": frozenset(SCOPES)
+    - {"users:register", "credentials:reset", "events:write", "disclosures:write"},
     "integration": frozenset({"register-updates:write"}),
     "monitoring": frozenset({"metrics:read"}),
 }
@@ -63,7 +68,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 ROLE_DESCRIPTIONS: dict[str, str] = {
     "subject": "A user signed in through the frontend (password grant); only their own data.",
     "frontend": "The auction frontend's backend: registers users, records their sign-up "
-    "decisions, sends events, signs users in.",
+    "decisions, sends events, signs users in, resets their passwords.",
     "partner": "A group company or partner integration: audiences and data releases only.",
     "staff": "Customer-service staff: any user's data by scope, never identity codes in full.",
     "dpo": "The data protection officer: everything but acting as frontend or partner.",

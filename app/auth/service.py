@@ -247,7 +247,19 @@ class Throttle:
     past which that username is slowed for addresses it has never signed in from. Keys are keyed
     hashes: no username or address is stored."""
 
-    def __init__(self, auth: AuthContext, session: AsyncSession, username: str, address: str):
+    def __init__(
+        self,
+        auth: AuthContext,
+        session: AsyncSession,
+        username: str,
+        address: str,
+        *,
+        per_username: bool = True,
+    ):
+        # ``per_username``: whether the username's own ceiling applies (not where the "username"
+        # is a fixed name for a kind of attempt, such as redeeming password-reset tokens: its
+        # ceiling would slow everyone).
+        self.per_username = per_username
         self.settings = auth.settings
         self.session = session
         digest = auth.hasher.digest
@@ -273,7 +285,7 @@ class Throttle:
         )
         rows = {key: locked_until for key, locked_until in result}
         waits = [rows.get(self.pair), rows.get(self.address)]
-        if self.known not in rows:
+        if self.per_username and self.known not in rows:
             # A username under attack is slowed only for addresses it never signed in from.
             waits.append(rows.get(self.username))
         until = max((w for w in waits if w is not None and w > now), default=None)
@@ -328,6 +340,8 @@ class Throttle:
         if address >= settings.login_max_failures_per_address:
             ceiling = settings.login_max_failures_per_address
             await self._wait(self.address, now, self._backoff(address, ceiling))
+        if not self.per_username:
+            return
         username = await self._count(self.username, now)
         if username >= settings.login_max_failures_per_username:
             await self._wait(self.username, now, settings.login_username_slowdown_seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -15,8 +16,9 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -25,7 +27,7 @@ LEGAL_BASES = ("consent", "contract", "legal_obligation", "legitimate_interest")
 CATEGORIES = ("service", "marketing", "research", "analytics")
 CHANNELS = ("email", "sms", "phone", "post")
 DECISIONS = ("granted", "withdrawn", "prohibited", "allowed")
-SOURCES = ("sign_up_form", "settings_page", "customer_service_call", "letter")
+SOURCES = ("sign_up_form", "settings_page", "customer_service_call", "letter", "import")
 WHOLE_PURPOSE = "*"  # the channel of a decision about a purpose on every channel
 
 
@@ -84,7 +86,15 @@ class ConsentReceipt(Base):
     """One recording of decisions: when, how, by whom, in which language, with what evidence."""
 
     __tablename__ = "consent_receipts"
-    __table_args__ = (CheckConstraint(f"source IN {SOURCES}", name="source"),)
+    __table_args__ = (
+        CheckConstraint(f"source IN {SOURCES}", name="source"),
+        Index(
+            "uq_consent_receipts_external_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
@@ -95,6 +105,10 @@ class ConsentReceipt(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
     client_address_hash: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
+    # Receipts from the old register (``source = 'import'``): its id, and the evidence it had
+    # (its source, the time, the notice text if known, the file it came in).
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class ConsentRecord(Base):

@@ -30,6 +30,10 @@ CONSENT_RECEIPTS = Table(
         Column("user_agent", "user.device.user_agent", Source.OBSERVED),
         Column("client_address_hash", "user.device.ip_address", Source.DERIVED, shown=False),
         *technical("request_id"),
+        # A receipt from the earlier register: its id there, and the evidence it had (source,
+        # time, notice text) with the import's file and checksum.
+        Column("external_id", "user.privacy_preferences", Source.IMPORT, KEEP),
+        Column("evidence", "user.privacy_preferences", Source.IMPORT, KEEP),
     ),
     purposes=("dpv:LegalCompliance",),
     legal_basis="legal_obligation",

@@ -30,6 +30,7 @@ class Source(StrEnum):
     DVV = "dvv"  # the population information system
     POSTI = "posti"  # Posti's address data
     DERIVED = "derived"  # made by the registry (ids, times, hashes, states)
+    IMPORT = "import"  # the earlier register, brought in by ``registry import``
 
 
 class Erasure(StrEnum):

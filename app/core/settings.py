@@ -140,6 +140,15 @@ class Settings(BaseSettings):
     registrations_per_address_per_hour: int = Field(
         default=10, ge=1, description="Registrations from one person's address an hour."
     )
+    password_reset_minutes: int = Field(
+        default=30, ge=1, le=1440, description="How long a password-reset token is valid."
+    )
+    password_resets_per_address_per_hour: int = Field(
+        default=10, ge=1, description="Password-reset requests from one person's address an hour."
+    )
+    password_resets_per_account_per_hour: int = Field(
+        default=5, ge=1, description="Password-reset requests for one account an hour."
+    )
 
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)

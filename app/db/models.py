@@ -7,6 +7,7 @@ from app.db.base import Base
 from app.disclosures import models as disclosures_models
 from app.events import models as events_models
 from app.idempotency import models as idempotency_models
+from app.imports import models as imports_models
 from app.records import models as records_models
 from app.register_updates import models as register_updates_models
 from app.requests import models as requests_models
@@ -21,6 +22,7 @@ __all__ = [
     "disclosures_models",
     "events_models",
     "idempotency_models",
+    "imports_models",
     "records_models",
     "register_updates_models",
     "requests_models",

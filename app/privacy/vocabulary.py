@@ -251,6 +251,11 @@ SOURCES: Words = {
         "sv": "från Postens adressdatasystem",
         "en": "from Posti's address data system",
     },
+    Source.IMPORT: {
+        "fi": "Huutokaupat.comin aiemmasta asiakasrekisteristä",
+        "sv": "från Huutokaupat.coms tidigare kundregister",
+        "en": "from Huutokaupat.com's earlier customer register",
+    },
     Source.DERIVED: {
         "fi": "rekisterin muodostamana",
         "sv": "skapade av registret",

@@ -24,12 +24,20 @@ class Contract(Base):
             "terminated_on IS NULL OR terminated_on >= opened_on", name="terminated_after_opened"
         ),
         Index("ix_contracts_user_id_opened_on", "user_id", "opened_on"),
+        Index(
+            "uq_contracts_external_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(
         primary_key=True, server_default=text("gen_random_uuid()")
     )
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The old register's id of an imported contract (``registry import contracts``).
+    external_id: Mapped[str | None] = mapped_column(String(100))
     product: Mapped[str] = mapped_column(String(200))
     seller: Mapped[str] = mapped_column(String(200))
     opened_on: Mapped[date]

@@ -37,6 +37,7 @@ CONTRACTS = Table(
     columns=(
         *technical("id"),
         user_key(),
+        Column("external_id", "user.contract", Source.IMPORT),
         Column("product", "user.contract", Source.OBSERVED),
         Column("seller", "user.contract", Source.OBSERVED),
         Column("opened_on", "user.contract", Source.OBSERVED),

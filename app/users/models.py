@@ -41,6 +41,12 @@ class User(Base):
             name="company_has_business_id",
         ),
         Index("ix_users_created_at_id", "created_at", "id"),
+        Index(
+            "uq_users_external_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
         Index("ix_users_email_lower", func.lower(text("email"))),
         Index(
             "uq_users_business_id",
@@ -68,6 +74,8 @@ class User(Base):
         unique=True, server_default=text("gen_random_uuid()")
     )
     kind: Mapped[str] = mapped_column(String(16))
+    # The old register's id of an imported user (``registry import``): imports are keyed by it.
+    external_id: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), server_default="active")
     language: Mapped[str] = mapped_column(String(2), server_default="fi")
     # private

@@ -34,6 +34,9 @@ USERS = Table(
         user_key("id"),
         Column("subject_ref", "user.unique_id.pseudonymous", Source.DERIVED, OnErasure.KEY),
         Column("kind", "user.account", SUBJECT, KEEP),
+        # Kept by an erasure: the earlier register's id is what stops a later import of its
+        # file from bringing the erased person back.
+        Column("external_id", "user.unique_id", Source.IMPORT, KEEP),
         *technical("status"),
         Column("language", "user.demographic.language", SUBJECT),
         _profile("first_name", "user.name"),
