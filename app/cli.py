@@ -415,8 +415,10 @@ def openapi(
 
 def _add_domain_commands() -> None:
     from app.audit.cli import audit_cli
+    from app.imports.cli import import_cli
 
     cli.add_typer(audit_cli, name="audit")
+    cli.add_typer(import_cli, name="import")
 
 
 _add_domain_commands()

@@ -87,7 +87,7 @@ async def _subject(session: AsyncSession, user_id: uuid.UUID) -> Subject:
     return subject_of(row)
 
 
-def _check_decision(purpose: Any, channel: str | None, decision: str, version: int) -> None:
+def check_decision(purpose: Any, channel: str | None, decision: str, version: int) -> None:
     if channel is not None and channel not in purpose.channels:
         raise InvalidDecision(f"Purpose `{purpose.code}` does not use the channel `{channel}`.")
     if purpose.legal_basis in ("contract", "legal_obligation"):
@@ -174,7 +174,7 @@ _SUBJECT_FOR_UPDATE = (
     "SELECT kind, status, deceased_on, restricted_at, created_at FROM users WHERE id = $1 "
     "FOR UPDATE"
 )
-_PURPOSES = (
+PURPOSES_SQL = (
     "SELECT code, category, legal_basis, channels, group_companies, direct_marketing, "
     "current_version, material_version FROM purposes ORDER BY code"
 )
@@ -233,12 +233,12 @@ async def record_decisions(
         raise AccountNotActive(f"The account is {user['status']}; it can only withdraw or object.")
     now = datetime.now(UTC)
     await _check_relay(connection, principal, user_id, user, body, now)
-    purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(_PURPOSES)}
+    purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(PURPOSES_SQL)}
     for item in body.decisions:
         purpose = purposes.get(item.purpose)
         if purpose is None:
             raise PurposeNotFound(f"No purpose `{item.purpose}`.")
-        _check_decision(purpose, item.channel, item.decision, item.notice_version)
+        check_decision(purpose, item.channel, item.decision, item.notice_version)
     decisions = with_objection_scope(body.decisions, purposes)
 
     # Relayed evidence is taken from the frontend's client only; a user's own call is its own.

@@ -1,0 +1,322 @@
+"""Importing users: profiles, usernames (passwords only where the file has them), identity codes.
+
+A batch is COPYed into a staging table, checked against itself and the register in a few
+statements (the old id twice in the file, a username, Business ID or identity code held by
+someone else, an account erased or changed in this service since it was imported), and written
+with one statement per table. Provenance: ``import``, the file's name and checksum."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app.core.validators import mask_identity_code
+from app.imports.batch import Context, Result, claim_keys, later_duplicate, refuse, refused
+from app.imports.rows import Raw, Reject
+
+STAGE = "import_stage_users"
+# The profile's columns, as the API stores them (app.users.service._profile_values).
+PROFILE = (
+    "kind",
+    "language",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "company_name",
+    "business_id",
+    "contact_name",
+    "e_invoice_address",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "email",
+)
+_TYPES = {"birth_date": "date"}
+STAGE_COLUMNS = (
+    ("row_number", "bigint"),
+    ("external_id", "text"),
+    ("id", "uuid"),
+    ("existing", "boolean"),
+    ("username", "text"),
+    ("password_hash", "text"),
+    *((name, _TYPES.get(name, "text")) for name in PROFILE),
+    ("ic_lookup", "text"),
+    ("ic_ciphertext", "bytea"),
+    ("ic_nonce", "bytea"),
+    ("ic_key_id", "text"),
+    ("ic_masked", "text"),
+    ("ic_method", "text"),
+)
+CREATE_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
+    + ", ".join(f"{name} {type_}" for name, type_ in STAGE_COLUMNS)
+    + ", reason text, reason_column text, detail text) ON COMMIT DELETE ROWS"
+)
+
+_EXISTING = """
+SELECT u.external_id, u.id, u.status, c.password_hash IS NOT NULL, i.lookup_hash
+FROM users u
+LEFT JOIN credentials c ON c.user_id = u.id
+LEFT JOIN identity_codes i ON i.user_id = u.id
+WHERE u.external_id = ANY($1::text[])
+"""
+
+
+def _changes(old: str | None) -> str:
+    """Per changed profile column: its name, and its old and new values as JSON."""
+    pairs = ", ".join(
+        f"('{name}', {('to_jsonb(' + old + '.' + name + ')') if old else 'NULL::jsonb'}, "
+        f"to_jsonb(s.{name}))"
+        for name in PROFILE
+    )
+    return f"CROSS JOIN LATERAL (VALUES {pairs}) AS f(name, old, new)"
+
+
+def _values(row: dict[str, Any]) -> dict[str, Any]:
+    address = row.get("address") or {}
+    return {
+        **{name: row.get(name) for name in PROFILE},
+        **{name: address.get(name) for name in ("street", "postal_code", "city", "country")},
+    }
+
+
+async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
+    await connection.execute(CREATE_STAGE)
+    # A dry run's batches are savepoints of one transaction: nothing deletes their rows.
+    await connection.execute(f"TRUNCATE {STAGE}")
+    keys = [row["external_id"] for _, row in rows]
+    existing = {r[0]: r for r in await connection.fetch(_EXISTING, keys)}
+    result = Result()
+    records = []
+    for number, row in rows:
+        key = row["external_id"]
+        found = existing.get(key)
+        if found is not None and found[2] != "active":
+            reason = "account_erased" if found[2] == "erased" else "account_closed"
+            detail = f"the user is {found[2]} in this register; an import does not change them"
+            result.rejects.append(Reject(number, key, "external_id", reason, detail))
+            continue
+        user_id = found[1] if found else uuid.uuid4()
+        password_hash = None
+        if row.get("password") and not (found and found[3]):
+            # Only a password the account does not yet have: never one the person has set.
+            password_hash = context.hash_password(row["password"])
+        code = row.get("identity_code")
+        sealed: tuple[Any, ...] = (None,) * 6
+        if code:
+            lookup = context.cipher.lookup_hash(code)
+            if found and found[4] == lookup:
+                sealed = (lookup, None, None, None, None, None)
+            else:
+                box = context.cipher.seal(user_id, code)
+                sealed = (
+                    lookup,
+                    box.ciphertext,
+                    box.nonce,
+                    box.key_id,
+                    mask_identity_code(code),
+                    row["identity_code_method"],
+                )
+        values = _values(row)
+        records.append(
+            (
+                number,
+                key,
+                user_id,
+                found is not None,
+                row["username"],
+                password_hash,
+                *(values[name] for name in PROFILE),
+                *sealed,
+            )
+        )
+    await connection.copy_records_to_table(
+        STAGE, records=records, columns=[name for name, _ in STAGE_COLUMNS]
+    )
+    await _check(connection, context)
+    result.rejects += await refused(connection, STAGE, "external_id")
+    result.inserted = await _insert(connection, context)
+    changed = await _update(connection, context)
+    result.updated = changed
+    valid_existing = await connection.fetchval(
+        f"SELECT count(*) FROM {STAGE} WHERE reason IS NULL AND existing"
+    )
+    result.unchanged = valid_existing - changed
+    return result
+
+
+async def _check(connection: Any, context: Context) -> None:
+    await claim_keys(connection, context.run_id, STAGE, "external_id")
+    for column, expression, reason, taken in (
+        ("username", "lower(s.username)", "duplicate_username", "username_taken"),
+        ("business_id", "s.business_id", "duplicate_business_id", "business_id_taken"),
+        ("identity_code", "s.ic_lookup", "duplicate_identity_code", "identity_code_taken"),
+    ):
+        await refuse(
+            connection,
+            STAGE,
+            reason,
+            column,
+            f"an earlier row of the file has the same {column.replace('_', ' ')}",
+            later_duplicate(STAGE, expression),
+        )
+        held = {
+            "username": "SELECT 1 FROM credentials c WHERE lower(c.username) = lower(s.username) "
+            "AND c.user_id <> s.id",
+            "business_id": "SELECT 1 FROM users u WHERE u.business_id = s.business_id "
+            "AND u.id <> s.id",
+            "identity_code": "SELECT 1 FROM identity_codes i WHERE i.lookup_hash = s.ic_lookup "
+            "AND i.user_id <> s.id",
+        }[column]
+        await refuse(
+            connection,
+            STAGE,
+            taken,
+            column,
+            f"the {column.replace('_', ' ')} is held by another user of this register",
+            f"EXISTS ({held})",
+        )
+    # A user changed in this service (by the person, staff, DVV or Posti) since the import is
+    # theirs now: a corrected file does not undo it.
+    await refuse(
+        connection,
+        STAGE,
+        "changed_in_service",
+        "external_id",
+        "the user's data has changed in this register since it was imported",
+        "s.existing AND EXISTS (SELECT 1 FROM user_changes h WHERE h.user_id = s.id "
+        "AND h.source <> 'import')",
+    )
+
+
+async def _insert(connection: Any, context: Context) -> int:
+    columns = ", ".join(PROFILE)
+    new = f"FROM {STAGE} s WHERE s.reason IS NULL AND NOT s.existing"
+    status = await connection.execute(
+        f"INSERT INTO users (id, external_id, {columns}) SELECT s.id, s.external_id, "
+        f"{', '.join('s.' + name for name in PROFILE)} {new}"
+    )
+    inserted = int(status.split()[-1])
+    if not inserted:
+        return 0
+    await connection.execute(
+        f"INSERT INTO credentials (user_id, username, password_hash) "
+        f"SELECT s.id, s.username, s.password_hash {new}"
+    )
+    await connection.execute(
+        f"""
+        INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,
+                                  update_id)
+        SELECT s.id, 'import', $1, 'basic_data', 'created', array_agg(f.name ORDER BY f.name),
+               jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new)), $2
+        {new.replace("FROM " + STAGE + " s", "FROM " + STAGE + " s " + _changes(None))}
+          AND f.new IS NOT NULL AND f.name <> 'kind'
+        GROUP BY s.id
+        """,
+        context.actor,
+        context.update_id,
+    )
+    await _identity_codes(connection, context, existing=False)
+    return inserted
+
+
+async def _update(connection: Any, context: Context) -> int:
+    """Existing users whose profile, username, password or identity code the file changes."""
+    changed = await connection.fetch(
+        f"""
+        WITH changed AS (
+            SELECT s.id, array_agg(f.name ORDER BY f.name) AS fields,
+                   jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new))
+                       AS changes
+            FROM {STAGE} s JOIN users u ON u.id = s.id {_changes("u")}
+            WHERE s.reason IS NULL AND s.existing AND f.old IS DISTINCT FROM f.new
+            GROUP BY s.id
+        ), updated AS (
+            UPDATE users u SET {", ".join(f"{n} = s.{n}" for n in PROFILE)}, updated_at = now()
+            FROM {STAGE} s JOIN changed c ON c.id = s.id WHERE u.id = s.id
+        ), logged AS (
+            INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,
+                                      update_id)
+            SELECT id, 'import', $1, 'basic_data', 'updated', fields, changes, $2 FROM changed
+        )
+        SELECT id, fields FROM changed
+        """,
+        context.actor,
+        context.update_id,
+    )
+    if changed:
+        # Art. 19: the recipients that ever received a rectified person's data are told.
+        await connection.execute(
+            """
+            INSERT INTO notifications (recipient_id, user_id, event, payload, next_attempt_at)
+            SELECT DISTINCT ON (d.recipient_id, u.id) d.recipient_id, u.id, 'rectification',
+                   jsonb_build_object('event', 'rectification', 'user_id', u.id::text,
+                                      'fields', to_jsonb(c.fields), 'occurred_at', now()),
+                   now()
+            FROM unnest($1::uuid[], $2::text[]) AS c(id, fields)
+            JOIN users u ON u.id = c.id
+            JOIN disclosure_log d ON d.subject_ref = u.subject_ref
+            """,
+            [r["id"] for r in changed],
+            [",".join(r["fields"]) for r in changed],
+        )
+    ids = {r["id"] for r in changed}
+    credentials = await connection.fetch(
+        f"""
+        WITH named AS (
+            UPDATE credentials c SET username = s.username FROM {STAGE} s
+            WHERE c.user_id = s.id AND s.reason IS NULL AND s.existing
+              AND c.username IS DISTINCT FROM s.username
+            RETURNING c.user_id
+        ), passwords AS (
+            UPDATE credentials c SET password_hash = s.password_hash, password_changed_at = now()
+            FROM {STAGE} s
+            WHERE c.user_id = s.id AND s.reason IS NULL AND s.existing
+              AND c.password_hash IS NULL AND s.password_hash IS NOT NULL
+            RETURNING c.user_id
+        )
+        SELECT user_id FROM named UNION SELECT user_id FROM passwords
+        """
+    )
+    ids |= {r[0] for r in credentials}
+    ids |= await _identity_codes(connection, context, existing=True)
+    return len(ids)
+
+
+async def _identity_codes(connection: Any, context: Context, *, existing: bool) -> set[Any]:
+    rows = await connection.fetch(
+        f"""
+        WITH written AS (
+            INSERT INTO identity_codes (user_id, ciphertext, nonce, key_id, lookup_hash, masked,
+                                        method, verified_at)
+            SELECT s.id, s.ic_ciphertext, s.ic_nonce, s.ic_key_id, s.ic_lookup, s.ic_masked,
+                   s.ic_method, now()
+            FROM {STAGE} s
+            WHERE s.reason IS NULL AND s.existing = $3 AND s.ic_ciphertext IS NOT NULL
+            ON CONFLICT (user_id) DO UPDATE SET ciphertext = EXCLUDED.ciphertext,
+                nonce = EXCLUDED.nonce, key_id = EXCLUDED.key_id,
+                lookup_hash = EXCLUDED.lookup_hash, masked = EXCLUDED.masked,
+                method = EXCLUDED.method, verified_at = EXCLUDED.verified_at
+            RETURNING user_id, (xmax <> 0) AS replaced
+        ), logged AS (
+            INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,
+                                      update_id)
+            SELECT w.user_id, 'import', $1, 'identity_code',
+                   CASE WHEN w.replaced THEN 'updated' ELSE 'created' END,
+                   ARRAY['identity_code', 'method'],
+                   jsonb_build_object(
+                       'identity_code', jsonb_build_object(
+                           'from', CASE WHEN w.replaced THEN 'set' END, 'to', 'changed'),
+                       'method', jsonb_build_object('from', NULL, 'to', s.ic_method)),
+                   $2
+            FROM written w JOIN {STAGE} s ON s.id = w.user_id
+        )
+        SELECT user_id FROM written
+        """,
+        context.actor,
+        context.update_id,
+        existing,
+    )
+    return {r[0] for r in rows}
