@@ -60,6 +60,10 @@ def _write(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def _rejects_text(path: Path) -> str:
+    return Path(str(path) + ".rejects.csv").read_text(encoding="utf-8")
+
+
 def _rejects(path: Path) -> list[dict[str, str]]:
     with Path(str(path) + ".rejects.csv").open(encoding="utf-8") as file:
         return list(csv.DictReader(file))
@@ -130,7 +134,7 @@ async def test_every_kind_of_bad_value_is_reported_and_nothing_of_it_stored(
     assert any(r["row"] == "11" and r["reason"] == "invalid_row" for r in _rejects(path))
     assert summary["rejected"] == len(BAD_ROWS) - 1
     assert summary["rejected_by_reason"]["invalid_phone"] == 1
-    text = Path(str(path) + ".rejects.csv").read_text(encoding="utf-8")
+    text = _rejects_text(path)
     # Never the rejected value of an identity code or a password.
     for secret in ("131052-308X", "lyhyt", "010190-9005", CODE):
         assert secret not in text
@@ -244,8 +248,8 @@ async def test_a_killed_import_run_again_ends_with_exactly_the_files_rows(
         "REGISTRY_GENERATE_KEYS": "true",
     }
     command = [sys.executable, "-m", "app.cli", "import", "users", str(path), "--batch-size", "50"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         for _ in range(600):
@@ -255,10 +259,12 @@ async def test_a_killed_import_run_again_ends_with_exactly_the_files_rows(
             await asyncio.sleep(0.05)
         process.send_signal(signal.SIGKILL)
     finally:
-        process.wait(timeout=30)
+        await asyncio.wait_for(process.wait(), 30)
     partway = (await _fetch(dsn, "SELECT count(*) FROM users"))[0][0]
     assert 0 < partway < total, "killed midway"
-    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    again = await asyncio.to_thread(
+        subprocess.run, command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     summary = json.loads(again.stdout.strip().splitlines()[-1])
     assert summary["inserted"] == total and summary["rejected"] == 0
@@ -408,7 +414,7 @@ async def test_contracts_billing_and_what_an_import_never_touches(
     result = await import_file(settings, "billing", billing)
     assert result["inserted"] == 1
     assert _rejects(billing)[0]["reason"] == "invalid_payment_method_reference"
-    assert "4111" not in Path(str(billing) + ".rejects.csv").read_text()
+    assert "4111" not in _rejects_text(billing)
     [profile] = await _fetch(dsn, "SELECT country, payment_method_reference FROM billing_profiles")
     assert tuple(profile) == ("FI", "pm_123")
 
