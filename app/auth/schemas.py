@@ -91,7 +91,12 @@ class PasswordResetIssued(BaseModel):
 
 class PasswordResetConfirm(
     Input,
-    json_schema_extra=example({"token": "3q2-7wAAAA...", "password": "uusi pitkä salasana 2026"}),
+    json_schema_extra=example(
+        {
+            "token": "q1Vb0yT3kq3t9oO2zq8sJ8m5rR7y4cXWv6nHh2dLkPw",
+            "password": "uusi pitkä salasana 2026",
+        }
+    ),
 ):
     token: str = Field(min_length=20, max_length=200, description="The token from the e-mail.")
     password: Password = Field(description="The new password, at least 10 characters.")

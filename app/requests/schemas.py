@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.audit.schemas import ExportTransparency
 from app.core.pagination import PageInfo
+from app.core.personal_data import Source
 from app.core.schemas import Input, example
 
 RequestType = Literal[
@@ -132,9 +133,10 @@ Row = dict[str, Any]
 
 class ExportColumn(BaseModel):
     data_category: str = Field(description="The data category, e.g. `user.contact.email`.")
-    source: Literal["subject", "observed", "staff", "dvv", "posti", "derived"] = Field(
+    # The catalogue's own enumeration: a source added there is one here.
+    source: Source = Field(
         description="Where the value comes from: the person, their use of the service, staff, "
-        "DVV, Posti, or the registry itself."
+        "DVV, Posti, the earlier register (an import), or the registry itself."
     )
 
 
