@@ -180,7 +180,8 @@ async def import_run(admin_url: str, users: int = 1_000_000) -> dict[str, Any]:
     """``admin_url``: an asyncpg URL of a maintenance database on the bench's server."""
     work = Path(tempfile.mkdtemp(prefix="registry-bench-import-"))
     results: dict[str, Any] = {"users": users}
-    for label, count in (("small", users // 10), ("full", users)):
+    # Both files large enough to be validated by worker processes, as a real one is.
+    for label, count in (("small", users // 5), ("full", users)):
         path = work / f"users-{count}.csv"
         started = time.monotonic()
         expected = await asyncio.to_thread(generate, path, count)

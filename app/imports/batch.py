@@ -40,25 +40,41 @@ class Result:
         return counts
 
 
+async def stage(
+    connection: Any, table: str, records: list[tuple[Any, ...]], columns: list[str]
+) -> None:
+    """COPYs the batch into its staging table and gives the planner its size (a temporary table
+    has no statistics until analysed: without them, the checks below join row by row)."""
+    await connection.copy_records_to_table(table, records=records, columns=columns)
+    # Once a session: the statistics of a temporary table outlive its rows, and the planner
+    # scales them by the table's size at each batch (-1: never analysed).
+    if await connection.fetchval(
+        "SELECT reltuples < 0 FROM pg_class WHERE oid = $1::regclass", table
+    ):
+        await connection.execute(f"ANALYZE {table}")
+
+
 async def claim_keys(connection: Any, run_id: int, stage: str, key: str) -> None:
     """Records the batch's keys for the run; a key the file already had is refused, naming the
     row that had it first."""
     await connection.execute(
         f"""
-        WITH claimed AS (
+        WITH firsts AS (
+            SELECT {key} AS key, min(row_number) AS row_number FROM {stage}
+            WHERE reason IS NULL GROUP BY {key}
+        ), claimed AS (
             INSERT INTO import_keys (run_id, key, row_number)
-            SELECT $1, {key}, min(row_number) FROM {stage} WHERE reason IS NULL GROUP BY {key}
+            SELECT $1, key, row_number FROM firsts
             ON CONFLICT DO NOTHING
         )
         UPDATE {stage} s
         SET reason = 'duplicate_in_file', reason_column = '{key}',
-            detail = 'the same {key} as row ' || k.row_number
+            detail = 'the same {key} as row ' || d.first
         FROM (
-            SELECT key, row_number FROM import_keys WHERE run_id = $1
-            UNION ALL
-            SELECT {key}, min(row_number) FROM {stage} WHERE reason IS NULL GROUP BY {key}
-        ) k
-        WHERE s.reason IS NULL AND s.{key} = k.key AND s.row_number > k.row_number
+            SELECT f.key, coalesce(k.row_number, f.row_number) AS first
+            FROM firsts f LEFT JOIN import_keys k ON k.run_id = $1 AND k.key = f.key
+        ) d
+        WHERE s.reason IS NULL AND s.{key} = d.key AND s.row_number > d.first
         """,
         run_id,
     )
@@ -85,9 +101,22 @@ async def refused(connection: Any, stage: str, key: str) -> list[Reject]:
     return [Reject(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
-def later_duplicate(stage: str, expression: str) -> str:
-    """A condition: another row of the batch, not refused and earlier, has the same value."""
-    return (
-        f"{expression} IS NOT NULL AND EXISTS (SELECT 1 FROM {stage} o WHERE o.reason IS NULL "
-        f"AND o.row_number < s.row_number AND {expression.replace('s.', 'o.')} = {expression})"
+async def refuse_later_duplicates(
+    connection: Any, stage: str, reason: str, column: str, detail: str, expression: str
+) -> None:
+    """Refuses the rows not yet refused whose ``expression`` (SQL over the stage's columns) an
+    earlier such row of the batch has too."""
+    await connection.execute(
+        f"""
+        UPDATE {stage} s SET reason = $1, reason_column = $2, detail = $3
+        FROM (
+            SELECT row_number,
+                   min(row_number) OVER (PARTITION BY {expression}) AS first
+            FROM {stage} WHERE reason IS NULL AND {expression} IS NOT NULL
+        ) d
+        WHERE s.row_number = d.row_number AND d.row_number > d.first
+        """,
+        reason,
+        column,
+        detail,
     )

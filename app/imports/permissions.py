@@ -19,7 +19,7 @@ from typing import Any
 from app.consents.models import WHOLE_PURPOSE
 from app.consents.schemas import DecisionIn
 from app.consents.service import PURPOSES_SQL, InvalidDecision, check_decision, with_objection_scope
-from app.imports.batch import Context, Result, claim_keys, refused
+from app.imports.batch import Context, Result, claim_keys, refused, stage
 from app.imports.rows import HELSINKI, Raw, Reject
 
 STAGE = "import_stage_permissions"
@@ -73,11 +73,12 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (row_number bigint, external_id text, "
         "reason text, reason_column text, detail text) ON COMMIT DELETE ROWS"
     )
-    await connection.execute(f"TRUNCATE {STAGE}")
-    await connection.copy_records_to_table(
+    await connection.execute(f"DELETE FROM {STAGE}")
+    await stage(
+        connection,
         STAGE,
-        records=[(n, row["external_id"]) for n, row in rows],
-        columns=["row_number", "external_id"],
+        [(n, row["external_id"]) for n, row in rows],
+        ["row_number", "external_id"],
     )
     await claim_keys(connection, context.run_id, STAGE, "external_id")
     result.rejects += await refused(connection, STAGE, "external_id")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.imports.batch import Context, Result, claim_keys, refuse, refused
+from app.imports.batch import Context, Result, claim_keys, refuse, refused, stage
 from app.imports.rows import Raw, Reject
 
 CONTRACT_STAGE = "import_stage_contracts"
@@ -78,11 +78,12 @@ async def apply_contracts(connection: Any, context: Context, rows: list[Raw]) ->
         "terminated_on date, communication jsonb, reason text, reason_column text, detail text) "
         "ON COMMIT DELETE ROWS"
     )
-    await connection.execute(f"TRUNCATE {CONTRACT_STAGE}")
+    await connection.execute(f"DELETE FROM {CONTRACT_STAGE}")
     owned = await _owners(connection, rows, result, "external_id")
-    await connection.copy_records_to_table(
+    await stage(
+        connection,
         CONTRACT_STAGE,
-        records=[
+        [
             (
                 number,
                 row["external_id"],
@@ -96,7 +97,7 @@ async def apply_contracts(connection: Any, context: Context, rows: list[Raw]) ->
             )
             for number, row, user_id in owned
         ],
-        columns=[
+        [
             "row_number",
             "external_id",
             "user_id",
@@ -185,15 +186,16 @@ async def apply_billing(connection: Any, context: Context, rows: list[Raw]) -> R
         + ", ".join(f"{c} text" for c in BILLING_COLUMNS)
         + ", reason text, reason_column text, detail text) ON COMMIT DELETE ROWS"
     )
-    await connection.execute(f"TRUNCATE {BILLING_STAGE}")
+    await connection.execute(f"DELETE FROM {BILLING_STAGE}")
     owned = await _owners(connection, rows, result, "user_external_id")
-    await connection.copy_records_to_table(
+    await stage(
+        connection,
         BILLING_STAGE,
-        records=[
+        [
             (number, row["user_external_id"], user_id, *(row[c] for c in BILLING_COLUMNS))
             for number, row, user_id in owned
         ],
-        columns=["row_number", "user_external_id", "user_id", *BILLING_COLUMNS],
+        ["row_number", "user_external_id", "user_id", *BILLING_COLUMNS],
     )
     await claim_keys(connection, context.run_id, BILLING_STAGE, "user_external_id")
     await connection.execute(

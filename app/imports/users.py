@@ -7,11 +7,21 @@ with one statement per table. Provenance: ``import``, the file's name and checks
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import date
 from typing import Any
 
 from app.core.validators import mask_identity_code
-from app.imports.batch import Context, Result, claim_keys, later_duplicate, refuse, refused
+from app.imports.batch import (
+    Context,
+    Result,
+    claim_keys,
+    refuse,
+    refuse_later_duplicates,
+    refused,
+    stage,
+)
 from app.imports.rows import Raw, Reject
 
 STAGE = "import_stage_users"
@@ -48,6 +58,9 @@ STAGE_COLUMNS = (
     ("ic_key_id", "text"),
     ("ic_masked", "text"),
     ("ic_method", "text"),
+    # A new user's provenance entry, made here from the values already at hand.
+    ("created_fields", "text[]"),
+    ("created_changes", "jsonb"),
 )
 CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
@@ -64,14 +77,14 @@ WHERE u.external_id = ANY($1::text[])
 """
 
 
-def _changes(old: str | None) -> str:
-    """Per changed profile column: its name, and its old and new values as JSON."""
-    pairs = ", ".join(
-        f"('{name}', {('to_jsonb(' + old + '.' + name + ')') if old else 'NULL::jsonb'}, "
-        f"to_jsonb(s.{name}))"
-        for name in PROFILE
-    )
+def _changes(old: str) -> str:
+    """Per profile column: its name, and its old and new values as JSON."""
+    pairs = ", ".join(f"('{name}', to_jsonb({old}.{name}), to_jsonb(s.{name}))" for name in PROFILE)
     return f"CROSS JOIN LATERAL (VALUES {pairs}) AS f(name, old, new)"
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _values(row: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +97,9 @@ def _values(row: dict[str, Any]) -> dict[str, Any]:
 
 async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
     await connection.execute(CREATE_STAGE)
-    # A dry run's batches are savepoints of one transaction: nothing deletes their rows.
-    await connection.execute(f"TRUNCATE {STAGE}")
+    # A dry run's batches are savepoints of one transaction: nothing else deletes their rows
+    # (DELETE, not TRUNCATE, which would drop the statistics the checks are planned with).
+    await connection.execute(f"DELETE FROM {STAGE}")
     keys = [row["external_id"] for _, row in rows]
     existing = {r[0]: r for r in await connection.fetch(_EXISTING, keys)}
     result = Result()
@@ -120,6 +134,11 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
                     row["identity_code_method"],
                 )
         values = _values(row)
+        created = {
+            name: {"from": None, "to": _jsonable(value)}
+            for name, value in values.items()
+            if value is not None and name != "kind"
+        }
         records.append(
             (
                 number,
@@ -130,11 +149,11 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
                 password_hash,
                 *(values[name] for name in PROFILE),
                 *sealed,
+                None if found else sorted(created),
+                None if found else json.dumps(created),
             )
         )
-    await connection.copy_records_to_table(
-        STAGE, records=records, columns=[name for name, _ in STAGE_COLUMNS]
-    )
+    await stage(connection, STAGE, records, [name for name, _ in STAGE_COLUMNS])
     await _check(connection, context)
     result.rejects += await refused(connection, STAGE, "external_id")
     result.inserted = await _insert(connection, context)
@@ -150,17 +169,17 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
 async def _check(connection: Any, context: Context) -> None:
     await claim_keys(connection, context.run_id, STAGE, "external_id")
     for column, expression, reason, taken in (
-        ("username", "lower(s.username)", "duplicate_username", "username_taken"),
-        ("business_id", "s.business_id", "duplicate_business_id", "business_id_taken"),
-        ("identity_code", "s.ic_lookup", "duplicate_identity_code", "identity_code_taken"),
+        ("username", "lower(username)", "duplicate_username", "username_taken"),
+        ("business_id", "business_id", "duplicate_business_id", "business_id_taken"),
+        ("identity_code", "ic_lookup", "duplicate_identity_code", "identity_code_taken"),
     ):
-        await refuse(
+        await refuse_later_duplicates(
             connection,
             STAGE,
             reason,
             column,
             f"an earlier row of the file has the same {column.replace('_', ' ')}",
-            later_duplicate(STAGE, expression),
+            expression,
         )
         held = {
             "username": "SELECT 1 FROM credentials c WHERE lower(c.username) = lower(s.username) "
@@ -206,19 +225,28 @@ async def _insert(connection: Any, context: Context) -> int:
         f"SELECT s.id, s.username, s.password_hash {new}"
     )
     await connection.execute(
+        f"INSERT INTO identity_codes (user_id, ciphertext, nonce, key_id, lookup_hash, masked, "
+        f"method) SELECT s.id, s.ic_ciphertext, s.ic_nonce, s.ic_key_id, s.ic_lookup, "
+        f"s.ic_masked, s.ic_method {new} AND s.ic_ciphertext IS NOT NULL"
+    )
+    # The identity code itself never goes into the history: only that it was set, and how the
+    # person was identified (as the API records it).
+    await connection.execute(
         f"""
         INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,
                                   update_id)
-        SELECT s.id, 'import', $1, 'basic_data', 'created', array_agg(f.name ORDER BY f.name),
-               jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new)), $2
-        {new.replace("FROM " + STAGE + " s", "FROM " + STAGE + " s " + _changes(None))}
-          AND f.new IS NOT NULL AND f.name <> 'kind'
-        GROUP BY s.id
+        SELECT s.id, 'import', $1, 'basic_data', 'created', s.created_fields, s.created_changes,
+               $2 {new}
+        UNION ALL
+        SELECT s.id, 'import', $1, 'identity_code', 'created', ARRAY['identity_code', 'method'],
+               jsonb_build_object(
+                   'identity_code', jsonb_build_object('from', NULL, 'to', 'changed'),
+                   'method', jsonb_build_object('from', NULL, 'to', s.ic_method)),
+               $2 {new} AND s.ic_ciphertext IS NOT NULL
         """,
         context.actor,
         context.update_id,
     )
-    await _identity_codes(connection, context, existing=False)
     return inserted
 
 
