@@ -40,6 +40,8 @@ from app.auth.models import Client
 from app.core.pagination import encode_cursor
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
+from bench.imports import import_run
+from bench.imports import row as import_row
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -476,7 +478,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         wanted = (
             set(args.only.split(","))
             if args.only
-            else {*TARGETS, "audience", "export", "erasure", "verify"}
+            else {*TARGETS, "audience", "export", "erasure", "verify", "import"}
         )
         tokens["partner"] = await token(PORTS["service"], clients["partner"])
         decision = json.dumps(
@@ -577,6 +579,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if "erasure" in wanted:
             erasure = await erasure_run(url, dataset["heavy_user"])
             log(f"erasure: {erasure}")
+        imported = None
+        if "import" in wanted:
+            # With the services stopped: the importer and its database have the machine.
+            for process in processes.values():
+                process.terminate()
+                process.wait(timeout=30)
+            imported = await import_run(plain(admin_url), args.users)
+            log(f"import: {imported}")
     finally:
         for process in processes.values():
             process.terminate()
@@ -595,6 +605,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "integration": integration,
         "verify": verified,
         "sequencer_lag": lag,
+        "import": imported,
     }
 
 
@@ -789,6 +800,8 @@ def table(results: dict[str, Any]) -> str:
             f"| p50 {lag['p50_s']:.2f} s, p99 {lag['p99_s']:.2f} s, max {lag['max_s']:.2f} s "
             f"| p99 ≤ 2 s | {'yes' if lag['p99_s'] <= 2 else 'NO'} |"
         )
+    if results.get("import") is not None:
+        lines += import_row(results["import"])
     erasure = results.get("erasure")
     if erasure is not None:
         lines.append(
@@ -808,7 +821,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated: read_user,record_permission,release_100,token,audience,export,"
-        "verify,erasure",
+        "verify,erasure,import",
     )
     args = parser.parse_args()
     results = asyncio.run(main_async(args))

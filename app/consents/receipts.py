@@ -181,6 +181,9 @@ async def read_receipt(
                 "user_agent": receipt.user_agent,
                 "client_address_hash": receipt.client_address_hash,
                 "request_id": receipt.request_id,
+                # From the earlier register (``registry import``): its source, the time, the
+                # notice text if it had one, and the file it came in.
+                **({"imported": receipt.evidence} if receipt.evidence else {}),
             },
         },
     )

@@ -40,6 +40,14 @@ class Result:
         return counts
 
 
+# Every statement of a batch probes the register's tables through their indexes: a batch is a
+# few thousand rows, and a hash join would read a table of millions for each (the planner
+# prefers that from about a million rows on, and the import would slow down as it fills them).
+# The staging tables are keyed by row number (and indexed where batches join them), so the
+# in-batch joins are index lookups too.
+PROBE_BY_INDEX = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+
+
 async def stage(
     connection: Any, table: str, records: list[tuple[Any, ...]], columns: list[str]
 ) -> None:
@@ -55,29 +63,37 @@ async def stage(
 
 
 async def claim_keys(connection: Any, run_id: int, stage: str, key: str) -> None:
-    """Records the batch's keys for the run; a key the file already had is refused, naming the
-    row that had it first."""
+    """Records the batch's keys for the run; a key the file already had (in an earlier batch,
+    or earlier in this one) is refused, naming the row that had it first."""
+    # A scalar subquery per row (never turned into a join): each key is one index lookup.
     await connection.execute(
         f"""
-        WITH firsts AS (
-            SELECT {key} AS key, min(row_number) AS row_number FROM {stage}
-            WHERE reason IS NULL GROUP BY {key}
-        ), claimed AS (
-            INSERT INTO import_keys (run_id, key, row_number)
-            SELECT $1, key, row_number FROM firsts
-            ON CONFLICT DO NOTHING
+        WITH seen AS MATERIALIZED (
+            SELECT s.row_number,
+                   (SELECT k.row_number FROM import_keys k
+                    WHERE k.run_id = $1 AND k.key = s.{key}) AS first
+            FROM {stage} s WHERE s.reason IS NULL
         )
-        UPDATE {stage} s
-        SET reason = 'duplicate_in_file', reason_column = '{key}',
-            detail = 'the same {key} as row ' || d.first
-        FROM (
-            SELECT f.key, coalesce(k.row_number, f.row_number) AS first
-            FROM firsts f LEFT JOIN import_keys k ON k.run_id = $1 AND k.key = f.key
-        ) d
-        WHERE s.reason IS NULL AND s.{key} = d.key AND s.row_number > d.first
+        UPDATE {stage} s SET reason = 'duplicate_in_file', reason_column = '{key}',
+            detail = 'the same {key} as row ' || seen.first
+        FROM seen WHERE seen.row_number = s.row_number AND seen.first IS NOT NULL
         """,
         run_id,
     )
+    await refuse_later_duplicates(
+        connection, stage, "duplicate_in_file", key, f"the same {key} as an earlier row", key
+    )
+    await connection.execute(
+        f"INSERT INTO import_keys (run_id, key, row_number) "
+        f"SELECT $1, {key}, row_number FROM {stage} WHERE reason IS NULL ON CONFLICT DO NOTHING",
+        run_id,
+    )
+
+
+def held(query: str) -> str:
+    """A condition: ``query`` (SQL over ``s``, the staged row) finds a row. A scalar subquery,
+    which the planner never turns into a join: one index lookup per staged row."""
+    return f"coalesce(({query} LIMIT 1), false)"
 
 
 async def refuse(
@@ -108,7 +124,8 @@ async def refuse_later_duplicates(
     earlier such row of the batch has too."""
     await connection.execute(
         f"""
-        UPDATE {stage} s SET reason = $1, reason_column = $2, detail = $3
+        UPDATE {stage} s
+        SET reason = $1, reason_column = $2, detail = $3 || ' (row ' || d.first || ')'
         FROM (
             SELECT row_number,
                    min(row_number) OVER (PARTITION BY {expression}) AS first

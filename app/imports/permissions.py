@@ -71,7 +71,8 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
     result = Result()
     await connection.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (row_number bigint, external_id text, "
-        "reason text, reason_column text, detail text) ON COMMIT DELETE ROWS"
+        "reason text, reason_column text, detail text, PRIMARY KEY (row_number)) "
+        "ON COMMIT DELETE ROWS"
     )
     await connection.execute(f"DELETE FROM {STAGE}")
     await stage(

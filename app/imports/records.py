@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.imports.batch import Context, Result, claim_keys, refuse, refused, stage
+from app.imports.batch import Context, Result, claim_keys, held, refuse, refused, stage
 from app.imports.rows import Raw, Reject
 
 CONTRACT_STAGE = "import_stage_contracts"
@@ -75,8 +75,9 @@ async def apply_contracts(connection: Any, context: Context, rows: list[Raw]) ->
     await connection.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {CONTRACT_STAGE} (row_number bigint, "
         "external_id text, user_id uuid, id uuid, product text, seller text, opened_on date, "
-        "terminated_on date, communication jsonb, reason text, reason_column text, detail text) "
-        "ON COMMIT DELETE ROWS"
+        "terminated_on date, communication jsonb, reason text, reason_column text, detail text, "
+        f"PRIMARY KEY (row_number)) ON COMMIT DELETE ROWS; CREATE INDEX IF NOT EXISTS "
+        f"{CONTRACT_STAGE}_key ON {CONTRACT_STAGE} (external_id)"
     )
     await connection.execute(f"DELETE FROM {CONTRACT_STAGE}")
     owned = await _owners(connection, rows, result, "external_id")
@@ -119,7 +120,7 @@ async def apply_contracts(connection: Any, context: Context, rows: list[Raw]) ->
         "contract_of_another_user",
         "user_external_id",
         "this contract was imported for another user",
-        "EXISTS (SELECT 1 FROM contracts c WHERE c.id = s.id AND c.user_id <> s.user_id)",
+        held("SELECT true FROM contracts c WHERE c.id = s.id AND c.user_id <> s.user_id"),
     )
     result.rejects += await refused(connection, CONTRACT_STAGE, "external_id")
     cols = ", ".join(CONTRACT_COLUMNS)
@@ -184,7 +185,9 @@ async def apply_billing(connection: Any, context: Context, rows: list[Raw]) -> R
         f"CREATE TEMP TABLE IF NOT EXISTS {BILLING_STAGE} (row_number bigint, "
         "user_external_id text, user_id uuid, existing boolean, "
         + ", ".join(f"{c} text" for c in BILLING_COLUMNS)
-        + ", reason text, reason_column text, detail text) ON COMMIT DELETE ROWS"
+        + ", reason text, reason_column text, detail text, PRIMARY KEY (row_number)) "
+        f"ON COMMIT DELETE ROWS; CREATE INDEX IF NOT EXISTS {BILLING_STAGE}_user "
+        f"ON {BILLING_STAGE} (user_id)"
     )
     await connection.execute(f"DELETE FROM {BILLING_STAGE}")
     owned = await _owners(connection, rows, result, "user_external_id")

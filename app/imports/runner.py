@@ -23,8 +23,8 @@ from typing import Any
 import asyncpg
 
 from app.imports import permissions, records, users
-from app.imports.batch import Context, Result
-from app.imports.rows import KEYS, Raw, Reject, read_rows, validate, worker_validate
+from app.imports.batch import PROBE_BY_INDEX, Context, Result
+from app.imports.rows import KEYS, BadFile, Raw, Reject, read_rows, validate, worker_validate
 
 APPLY: dict[str, Callable[[Any, Context, list[Raw]], Awaitable[Result]]] = {
     "users": users.apply,
@@ -150,7 +150,12 @@ async def run(
 
 
 async def _start(connection: Any, options: Options, checksum: str) -> tuple[int, int, int]:
-    """The unfinished run of this kind and file (resumed), or a new one."""
+    """The unfinished run of this kind and file (resumed), or a new one. One process at a time
+    imports a file: the lock is the session's, held until the connection closes."""
+    if not await connection.fetchval(
+        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", f"import:{options.kind}:{checksum}"
+    ):
+        raise BadFile("another process is importing this file now; wait for it to finish")
     found = await connection.fetchrow(
         "SELECT id, batch_size, batches_done FROM import_runs "
         "WHERE kind = $1 AND sha256 = $2 AND finished_at IS NULL FOR UPDATE",
@@ -232,6 +237,7 @@ async def _write_batch(
     for attempt in (1, 2):
         try:
             async with connection.transaction():
+                await connection.execute(PROBE_BY_INDEX)
                 result = (
                     await APPLY[options.kind](connection, context, valid) if valid else Result()
                 )

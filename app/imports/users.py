@@ -17,6 +17,7 @@ from app.imports.batch import (
     Context,
     Result,
     claim_keys,
+    held,
     refuse,
     refuse_later_duplicates,
     refused,
@@ -65,7 +66,9 @@ STAGE_COLUMNS = (
 CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
     + ", ".join(f"{name} {type_}" for name, type_ in STAGE_COLUMNS)
-    + ", reason text, reason_column text, detail text) ON COMMIT DELETE ROWS"
+    + ", reason text, reason_column text, detail text, PRIMARY KEY (row_number)) "
+    "ON COMMIT DELETE ROWS; "
+    f"CREATE INDEX IF NOT EXISTS {STAGE}_id ON {STAGE} (id)"
 )
 
 _EXISTING = """
@@ -181,12 +184,12 @@ async def _check(connection: Any, context: Context) -> None:
             f"an earlier row of the file has the same {column.replace('_', ' ')}",
             expression,
         )
-        held = {
-            "username": "SELECT 1 FROM credentials c WHERE lower(c.username) = lower(s.username) "
-            "AND c.user_id <> s.id",
-            "business_id": "SELECT 1 FROM users u WHERE u.business_id = s.business_id "
+        holder = {
+            "username": "SELECT true FROM credentials c WHERE lower(c.username) = "
+            "lower(s.username) AND c.user_id <> s.id",
+            "business_id": "SELECT true FROM users u WHERE u.business_id = s.business_id "
             "AND u.id <> s.id",
-            "identity_code": "SELECT 1 FROM identity_codes i WHERE i.lookup_hash = s.ic_lookup "
+            "identity_code": "SELECT true FROM identity_codes i WHERE i.lookup_hash = s.ic_lookup "
             "AND i.user_id <> s.id",
         }[column]
         await refuse(
@@ -195,7 +198,8 @@ async def _check(connection: Any, context: Context) -> None:
             taken,
             column,
             f"the {column.replace('_', ' ')} is held by another user of this register",
-            f"EXISTS ({held})",
+            # Only rows with a value are looked up (a company has no identity code).
+            f"{expression} IS NOT NULL AND {held(holder)}",
         )
     # A user changed in this service (by the person, staff, DVV or Posti) since the import is
     # theirs now: a corrected file does not undo it.
@@ -205,8 +209,11 @@ async def _check(connection: Any, context: Context) -> None:
         "changed_in_service",
         "external_id",
         "the user's data has changed in this register since it was imported",
-        "s.existing AND EXISTS (SELECT 1 FROM user_changes h WHERE h.user_id = s.id "
-        "AND h.source <> 'import')",
+        "s.existing AND "
+        + held(
+            "SELECT true FROM user_changes h WHERE h.user_id = s.id "
+            "AND h.category IN ('basic_data', 'identity_code') AND h.source <> 'import'"
+        ),
     )
 
 
