@@ -44,8 +44,15 @@ class Result:
 # few thousand rows, and a hash join would read a table of millions for each (the planner
 # prefers that from about a million rows on, and the import would slow down as it fills them).
 # The staging tables are keyed by row number (and indexed where batches join them), so the
-# in-batch joins are index lookups too.
-PROBE_BY_INDEX = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+# in-batch joins are index lookups too. No JIT: the per-row lookups make the estimates large
+# enough for it, and compiling cost a quarter of a second a statement (measured), far more than
+# running one.
+PROBE_BY_INDEX = (
+    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off; "
+    # A batch lost in a crash before it reached the disk is redone by the next run (its progress
+    # is in the same transaction): it need not wait for the flush.
+    "SET LOCAL synchronous_commit = off"
+)
 
 
 async def stage(

@@ -120,6 +120,9 @@ async def run(
     """Imports the file; returns the summary (read, inserted, updated, unchanged, rejected per
     reason, seconds), which covers the batches an earlier, interrupted run committed too."""
     started = time.monotonic()
+    # A file that cannot be read (its header, its encoding at the start) is refused before any
+    # run is recorded for it.
+    next(read_rows(options.kind, options.path), None)
     checksum, lines = await asyncio.to_thread(measure, options.path)
     workers = options.workers
     if workers is None:
