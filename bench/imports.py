@@ -236,6 +236,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     results = asyncio.run(import_run(args.server, args.users))
+    results["command"] = "python -m bench.imports " + " ".join(sys.argv[1:])
+    (ROOT / "bench" / "results" / "import-latest.json").write_text(
+        json.dumps(results, indent=2) + "\n"
+    )
     print(json.dumps(results, indent=2))
     print("\n".join(row(results)))
 
