@@ -288,7 +288,7 @@ async def test_permissions_keep_their_time_and_evidence_and_prohibition_wins_the
         [
             header,
             # A grant later in the day than a prohibition of the same date: the prohibition wins.
-            "D-1,P-U1,direct_marketing,email,prohibited,2021-03-01T09:00:00+02:00,phone call,",
+            "D-1,P-U1,direct_marketing,email,prohibited,2021-03-01T09:00:00+02:00,phone call,Kielto.",
             "D-2,P-U1,direct_marketing,email,granted,2021-03-01T15:00:00+02:00,web form,Saat tarjouksia.",
             "D-3,P-U2,direct_marketing,sms,granted,2022-06-15,web form,",
             "D-4,P-U2,customer_relationship,email,granted,2022-06-15,web form,",
@@ -298,9 +298,10 @@ async def test_permissions_keep_their_time_and_evidence_and_prohibition_wins_the
         ],
     )
     summary = await import_file(settings, "permissions", path)
-    assert summary["inserted"] == 3
+    assert summary["inserted"] == 2
     reasons = {r["external_id"]: r["reason"] for r in _rejects(path)}
     assert reasons == {
+        "D-2": "superseded",
         "D-4": "invalid_decision",
         "D-5": "unknown_user",
         "D-6": "invalid_channel",
@@ -321,13 +322,13 @@ async def test_permissions_keep_their_time_and_evidence_and_prohibition_wins_the
     )
     assert [r[0] for r in covered] == ["prohibited"]
     [receipt] = await _fetch(
-        dsn, "SELECT source, recorded_at, evidence FROM consent_receipts WHERE external_id = 'D-2'"
+        dsn, "SELECT source, recorded_at, evidence FROM consent_receipts WHERE external_id = 'D-1'"
     )
     evidence = json.loads(receipt["evidence"])
     assert receipt["source"] == "import"
-    assert receipt["recorded_at"].isoformat() == "2021-03-01T13:00:00+00:00"
-    assert evidence["imported"] is True and evidence["original_source"] == "web form"
-    assert evidence["notice_text"] == "Saat tarjouksia." and evidence["sha256"] == summary["sha256"]
+    assert receipt["recorded_at"].isoformat() == "2021-03-01T07:00:00+00:00"
+    assert evidence["imported"] is True and evidence["original_source"] == "phone call"
+    assert evidence["notice_text"] == "Kielto." and evidence["sha256"] == summary["sha256"]
     # The state is what the records say (the invariant the API keeps).
     rebuilt = await _fetch(
         dsn,
@@ -341,9 +342,18 @@ async def test_permissions_keep_their_time_and_evidence_and_prohibition_wins_the
     )
     assert rebuilt[0][0] == 0
     before = await _snapshot(dsn)
-    again = await import_file(settings, "permissions", path)
-    assert (again["inserted"], again["unchanged"]) == (0, 3)
+    again = await import_file(settings, "permissions", path, batch_size=1)
+    assert (again["inserted"], again["unchanged"]) == (0, 2)
+    assert again["rejected_by_reason"] == summary["rejected_by_reason"], "whatever the batches"
     assert await _snapshot(dsn) == before
+    # A receipt never changes: the same old id with another decision is refused.
+    changed = _write(
+        tmp_path / "changed.csv",
+        [header, "D-3,P-U2,direct_marketing,sms,withdrawn,2022-06-15,web form,"],
+    )
+    assert (await import_file(settings, "permissions", changed))["rejected_by_reason"] == {
+        "receipt_immutable": 1
+    }
 
     # An older decision after a newer one is refused, not recorded out of order.
     late = _write(
@@ -393,14 +403,19 @@ async def test_contracts_billing_and_what_an_import_never_touches(
             "K-1,C-U1,Yritystili,Mezzoforte Oy,2019-05-01,,laskut@firma.example.fi",
             "K-2,C-U1,Yritystili,Mezzoforte Oy,2025-01-01,2024-12-31,",
             "K-3,C-U9,Plus,Mezzoforte Oy,2020-01-01,,",
+            "K-1,C-U1,REJECTED,Other Oy,2019-05-01,,",
         ],
     )
     result = await import_file(settings, "contracts", contracts)
     assert result["inserted"] == 1
-    assert {r["external_id"]: r["reason"] for r in _rejects(contracts)} == {
-        "K-2": "invalid_row",
-        "K-3": "unknown_user",
-    }
+    assert [(r["external_id"], r["reason"]) for r in _rejects(contracts)] == [
+        ("K-2", "invalid_row"),
+        ("K-3", "unknown_user"),
+        ("K-1", "duplicate_in_file"),
+    ]
+    # Nothing of the refused duplicate, in the data or its history.
+    history = await _fetch(dsn, "SELECT changes FROM user_changes WHERE category = 'contracts'")
+    assert len(history) == 1 and "REJECTED" not in history[0][0]
     [contract] = await _fetch(dsn, "SELECT product, communication FROM contracts")
     assert json.loads(contract["communication"]) == {"email": "laskut@firma.example.fi"}
     billing = _write(
@@ -453,6 +468,33 @@ async def test_contracts_billing_and_what_an_import_never_touches(
     )
     result = await import_file(settings, "users", corrected)
     assert result["rejected_by_reason"] == {"account_erased": 1, "changed_in_service": 1}
+    # Nor does a corrected file turn a company into a person.
+    await _fetch(dsn, "DELETE FROM user_changes WHERE source = 'subject'")
+    turned = _write(
+        tmp_path / "users3.jsonl",
+        [
+            json.dumps(
+                {
+                    "external_id": "C-U1",
+                    "kind": "private",
+                    "username": "firma",
+                    "first_name": "F",
+                    "last_name": "O",
+                }
+            ),
+            json.dumps(
+                {
+                    "external_id": "C-U3",
+                    "kind": "private",
+                    "username": "nul",
+                    "first_name": "Nul\u0000",
+                    "last_name": "L",
+                }
+            ),
+        ],
+    )
+    result = await import_file(settings, "users", turned)
+    assert result["rejected_by_reason"] == {"invalid_row": 1, "kind_changed": 1}
     names = await _fetch(dsn, "SELECT company_name, first_name FROM users ORDER BY external_id")
     assert [tuple(n) for n in names] == [("Firma Oy", None), (None, None)]
 

@@ -116,61 +116,78 @@ async def test_by_email_unknown_and_expired(
     assert None in hashes  # nothing set
 
 
-async def test_a_new_token_replaces_the_old_and_sessions_end(
+async def test_asking_again_never_cancels_a_token_and_a_reset_ends_the_rest(
     client: httpx.AsyncClient, actors: Actors, db: AsyncSession
 ) -> None:
     frontend = await _frontend(actors)
     username = f"known-{uuid.uuid4().hex[:8]}"
     user_id = await actors.user(username, email="known@example.fi")
     assert (await actors.login(username)).status_code == 200
-    first = (
-        await client.post("/v1/auth/password-reset", json={"username": username}, headers=frontend)
-    ).json()["resets"][0]["token"]
-    second = (
-        await client.post("/v1/auth/password-reset", json={"username": username}, headers=frontend)
-    ).json()["resets"][0]["token"]
-    old = await client.post(
+
+    async def ask() -> str:
+        answer = await client.post(
+            "/v1/auth/password-reset", json={"username": username}, headers=frontend
+        )
+        return str(answer.json()["resets"][0]["token"])
+
+    first = await ask()
+    # Someone else asking for the same account does not cancel the person's link.
+    second = await ask()
+    new = await client.post(
         "/v1/auth/password-reset/confirm",
         json={"token": first, "password": NEW_PASSWORD},
         headers=frontend,
     )
-    assert old.status_code == 400
-    new = await client.post(
+    assert new.status_code == 204
+    # Once the password is set, the other links stop working.
+    old = await client.post(
         "/v1/auth/password-reset/confirm",
-        json={"token": second, "password": NEW_PASSWORD},
+        json={"token": second, "password": "another password 2026"},
         headers=frontend,
     )
-    assert new.status_code == 204
+    assert old.status_code == 400
     sessions = (
         await db.scalars(select(RefreshToken.revoked_at).where(RefreshToken.user_id == user_id))
     ).all()
     assert sessions and all(revoked is not None for revoked in sessions)
     assert (await actors.login(username)).status_code == 400
+    assert (await actors.login(username, NEW_PASSWORD)).status_code == 200
 
 
 async def test_throttled_like_sign_in(
     client: httpx.AsyncClient, actors: Actors, db: AsyncSession, app
 ) -> None:  # type: ignore[no-untyped-def]
     frontend = await _frontend(actors)
-    # Requests: per person's address, and per account.
-    limit = app.state.auth.settings.password_resets_per_account_per_hour
-    answers = [
+    # Requests: per account and address, per account from all addresses, per address.
+    settings = app.state.auth.settings
+    pair = settings.password_resets_per_account_and_address_per_hour
+    same_place = [
         await client.post(
             "/v1/auth/password-reset",
             json={"username": "target-user"},
-            headers={**frontend, "X-Forwarded-For": f"198.51.100.{n}"},
+            headers={**frontend, "X-Forwarded-For": "198.51.100.1"},
+        )
+        for _ in range(pair + 1)
+    ]
+    assert [a.status_code for a in same_place] == [202] * pair + [429]
+    assert "retry-after" in same_place[-1].headers
+    # The person, elsewhere, still gets theirs.
+    elsewhere = await client.post(
+        "/v1/auth/password-reset",
+        json={"username": "target-user"},
+        headers={**frontend, "X-Forwarded-For": "203.0.113.9"},
+    )
+    assert elsewhere.status_code == 202
+    limit = settings.password_resets_per_account_per_hour
+    spread = [
+        await client.post(
+            "/v1/auth/password-reset",
+            json={"username": "other-user"},
+            headers={**frontend, "X-Forwarded-For": f"198.51.100.{n + 10}"},
         )
         for n in range(limit + 1)
     ]
-    assert [a.status_code for a in answers] == [202] * limit + [429]
-    assert "retry-after" in answers[-1].headers
-    # Another account from other addresses is not affected.
-    other = await client.post(
-        "/v1/auth/password-reset",
-        json={"username": "other-user"},
-        headers={**frontend, "X-Forwarded-For": "203.0.113.9"},
-    )
-    assert other.status_code == 202
+    assert [a.status_code for a in spread] == [202] * limit + [429]
 
     # Wrong tokens: the guessing address backs off as a failed sign-in does; others do not.
     free = app.state.auth.settings.login_free_failures

@@ -45,26 +45,20 @@ async def issue(
     address: str,
 ) -> PasswordResetIssued:
     """A token for each active account the username or e-mail address names that has an e-mail
-    address to send it to; none (and the same answer) when there is no such account. A new token
-    replaces the account's earlier ones."""
+    address to send it to; none (and the same answer) when there is no such account. Earlier
+    tokens stay valid until they expire or the password is set: asking for a token never
+    cancels the one the person is about to use."""
     settings = auth.settings
     digest = auth.hasher.digest
-    block = digest("reset-address", address_block(address))[:64]
+    block = address_block(address)
     await consume_rate(
         session,
-        f"reset-address:{block}",
+        "reset-address:" + digest("reset-address", block)[:64],
         settings.password_resets_per_address_per_hour,
         window_seconds=3600,
         policy="password-resets-per-address",
     )
     named = (body.username or body.email or "").lower()
-    await consume_rate(
-        session,
-        "reset-account:" + digest("reset-account", named)[:64],
-        settings.password_resets_per_account_per_hour,
-        window_seconds=3600,
-        policy="password-resets-per-account",
-    )
     query = (
         select(User.id, User.email, Credential.username)
         .join(Credential, Credential.user_id == User.id)
@@ -75,15 +69,30 @@ async def issue(
     else:
         query = query.where(func.lower(User.email) == named)
     accounts = (await session.execute(query.order_by(User.id))).all()
+    # Counted per account (by whichever name it was asked for; a name of no account counts as
+    # itself, so that the answers do not differ): one address asking for someone else's account
+    # uses up its own quota long before the account's, which only a flood from many addresses
+    # can.
+    for account in [str(user_id) for user_id, _, _ in accounts] or ["name:" + named]:
+        key = digest("reset-account", account)[:64]
+        await consume_rate(
+            session,
+            "reset-account:" + key,
+            settings.password_resets_per_account_per_hour,
+            window_seconds=3600,
+            policy="password-resets-per-account",
+        )
+        await consume_rate(
+            session,
+            "reset-pair:" + digest("reset-pair", f"{account}\x00{block}")[:64],
+            settings.password_resets_per_account_and_address_per_hour,
+            window_seconds=3600,
+            policy="password-resets-per-account-and-address",
+        )
     now = utcnow()
     expires_at = now + timedelta(minutes=settings.password_reset_minutes)
     resets = []
     for user_id, email, username in accounts:
-        await session.execute(
-            delete(PasswordReset).where(
-                PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None)
-            )
-        )
         token = secrets.token_urlsafe(32)
         await session.execute(
             insert(PasswordReset).values(
@@ -144,6 +153,10 @@ async def confirm(
         update(Credential)
         .where(Credential.user_id == spent)
         .values(password_hash=await auth.passwords.hash(body.password), password_changed_at=now)
+    )
+    # The other links sent before stop working with the password they were sent to replace.
+    await session.execute(
+        delete(PasswordReset).where(PasswordReset.user_id == spent, PasswordReset.used_at.is_(None))
     )
     await revoke_user_sessions(session, spent)
     await history.record_change(

@@ -147,7 +147,14 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Password-reset requests from one person's address an hour."
     )
     password_resets_per_account_per_hour: int = Field(
-        default=5, ge=1, description="Password-reset requests for one account an hour."
+        default=20,
+        ge=1,
+        description="Password-reset requests for one account an hour, from all addresses.",
+    )
+    password_resets_per_account_and_address_per_hour: int = Field(
+        default=5,
+        ge=1,
+        description="Password-reset requests for one account from one person's address an hour.",
     )
 
     argon2_time_cost: int = Field(default=3, ge=1)

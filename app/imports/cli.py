@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import asyncpg
 import typer
 from argon2 import PasswordHasher
 
@@ -110,6 +111,14 @@ def _run(kind: str, path: Path, dry_run: bool, batch_size: int, workers: int | N
     except BadFile as error:
         typer.echo(f"{path}: {error}", err=True)
         raise typer.Exit(2) from None
+    except asyncpg.PostgresError as error:
+        # The batch was rolled back whole; what the database said, never the row's values.
+        typer.echo(
+            f"{path}: the database refused a batch ({error.sqlstate} {type(error).__name__}: "
+            f"{error}); the committed batches stay, run the same command again to resume",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     typer.echo(json.dumps(summary, separators=(",", ":")))
 
 

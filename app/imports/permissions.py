@@ -25,7 +25,14 @@ from app.imports.rows import HELSINKI, Raw, Reject
 STAGE = "import_stage_permissions"
 NEGATIVE = frozenset({"prohibited", "withdrawn"})
 _USERS = "SELECT external_id, id, status FROM users WHERE external_id = ANY($1::text[])"
-_RECEIPTS = "SELECT external_id FROM consent_receipts WHERE external_id = ANY($1::text[])"
+# What each imported receipt recorded as its own decision (the first of its records; the others
+# are what its objection covered).
+_RECEIPTS = """
+SELECT DISTINCT ON (c.id) c.external_id, r.purpose_code, r.channel, r.decision, c.recorded_at
+FROM consent_receipts c JOIN consent_records r ON r.receipt_id = c.id
+WHERE c.external_id = ANY($1::text[])
+ORDER BY c.id, r.id
+"""
 _STATES = (
     "SELECT user_id, purpose_code, channel, decision, decided_at FROM consent_states "
     "WHERE user_id = ANY($1::uuid[])"
@@ -93,15 +100,35 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
         )
     }
     imported = {
-        r[0] for r in await connection.fetch(_RECEIPTS, [row["external_id"] for _, row in rows])
+        r[0]: tuple(r[1:])
+        for r in await connection.fetch(_RECEIPTS, [row["external_id"] for _, row in rows])
     }
     purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(PURPOSES_SQL)}
     accepted = []
     for number, row in rows:
         key = row["external_id"]
         if key in imported:
-            # A receipt is proof and never changes: the same decision again is nothing new.
-            result.unchanged += 1
+            # A receipt is proof and never changes: the same decision again is nothing new, and
+            # a different one under the same id is refused.
+            recorded = (
+                row["purpose"],
+                row["channel"] or WHOLE_PURPOSE,
+                row["decision"],
+                row["decided_at"],
+            )
+            if imported[key] == recorded:
+                result.unchanged += 1
+            else:
+                result.rejects.append(
+                    _reject(
+                        number,
+                        key,
+                        "external_id",
+                        "receipt_immutable",
+                        "this old id was imported with another decision; a receipt never "
+                        "changes: give the correction an id of its own",
+                    )
+                )
             continue
         user = users.get(row["user_external_id"])
         purpose = purposes.get(row["purpose"])
@@ -183,6 +210,9 @@ async def _record(
             for item in taken:
                 order = precedence(item.decision, at)
                 decisions.append((order, receipt_id, user_id, item, at))
+                # The rows are taken in the file's order whatever the batches: a later row
+                # older than one taken is superseded, in this batch as in the next.
+                states[(user_id, item.purpose, item.channel or WHOLE_PURPOSE)] = order
             result.inserted += 1
             continue
         result.rejects.append(

@@ -122,6 +122,18 @@ async def apply_contracts(connection: Any, context: Context, rows: list[Raw]) ->
         "this contract was imported for another user",
         held("SELECT true FROM contracts c WHERE c.id = s.id AND c.user_id <> s.user_id"),
     )
+    await refuse(
+        connection,
+        CONTRACT_STAGE,
+        "changed_in_service",
+        "external_id",
+        "the user's contracts have changed in this register since they were imported",
+        "s.id IS NOT NULL AND "
+        + held(
+            "SELECT true FROM user_changes h WHERE h.user_id = s.user_id "
+            "AND h.category = 'contracts' AND h.source <> 'import'"
+        ),
+    )
     result.rejects += await refused(connection, CONTRACT_STAGE, "external_id")
     cols = ", ".join(CONTRACT_COLUMNS)
     inserted = await connection.fetchval(
@@ -137,7 +149,8 @@ async def apply_contracts(connection: Any, context: Context, rows: list[Raw]) ->
             SELECT n.user_id, 'import', $1, 'contracts', 'created',
                    array_agg(f.name ORDER BY f.name),
                    jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new)), $2
-            FROM new n JOIN {CONTRACT_STAGE} s ON s.external_id = n.external_id
+            FROM new n JOIN {CONTRACT_STAGE} s
+                ON s.external_id = n.external_id AND s.reason IS NULL
             {_changes(None, CONTRACT_COLUMNS)}
             WHERE f.new IS NOT NULL AND f.new <> 'null'::jsonb
             GROUP BY n.id, n.user_id
@@ -160,7 +173,8 @@ async def apply_contracts(connection: Any, context: Context, rows: list[Raw]) ->
         ), updated AS (
             UPDATE contracts c SET {", ".join(f"{n} = s.{n}" for n in CONTRACT_COLUMNS)},
                 updated_at = now()
-            FROM {CONTRACT_STAGE} s JOIN changed ch ON ch.id = s.id WHERE c.id = s.id
+            FROM {CONTRACT_STAGE} s JOIN changed ch ON ch.id = s.id
+            WHERE c.id = s.id AND s.reason IS NULL
         ), logged AS (
             INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,
                                       update_id)
@@ -205,6 +219,18 @@ async def apply_billing(connection: Any, context: Context, rows: list[Raw]) -> R
         f"UPDATE {BILLING_STAGE} s SET existing = EXISTS "
         "(SELECT 1 FROM billing_profiles b WHERE b.user_id = s.user_id)"
     )
+    await refuse(
+        connection,
+        BILLING_STAGE,
+        "changed_in_service",
+        "user_external_id",
+        "the user's billing details have changed in this register since they were imported",
+        "s.existing AND "
+        + held(
+            "SELECT true FROM user_changes h WHERE h.user_id = s.user_id "
+            "AND h.category = 'billing' AND h.source <> 'import'"
+        ),
+    )
     result.rejects += await refused(connection, BILLING_STAGE, "user_external_id")
     cols = ", ".join(BILLING_COLUMNS)
     inserted = await connection.fetchval(
@@ -220,7 +246,7 @@ async def apply_billing(connection: Any, context: Context, rows: list[Raw]) -> R
             SELECT n.user_id, 'import', $1, 'billing', 'created',
                    array_agg(f.name ORDER BY f.name),
                    jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new)), $2
-            FROM new n JOIN {BILLING_STAGE} s ON s.user_id = n.user_id
+            FROM new n JOIN {BILLING_STAGE} s ON s.user_id = n.user_id AND s.reason IS NULL
             {_changes(None, BILLING_COLUMNS)}
             WHERE f.new IS NOT NULL
             GROUP BY n.user_id
@@ -243,7 +269,7 @@ async def apply_billing(connection: Any, context: Context, rows: list[Raw]) -> R
         ), updated AS (
             UPDATE billing_profiles b
             SET {", ".join(f"{n} = s.{n}" for n in BILLING_COLUMNS)}, updated_at = now()
-            FROM {BILLING_STAGE} s JOIN changed ch ON ch.user_id = s.user_id
+            FROM {BILLING_STAGE} s JOIN changed ch ON ch.user_id = s.user_id AND s.reason IS NULL
             WHERE b.user_id = s.user_id
         ), logged AS (
             INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,

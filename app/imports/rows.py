@@ -230,6 +230,16 @@ def _reason(kind: str, error: dict[str, Any]) -> tuple[str | None, str, str]:
     return column, reason, detail
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values()) or any(_has_nul(k) for k in value)
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 GENERIC = {"value_error": "is not valid", "assertion_error": "is not valid"}
 
 
@@ -253,6 +263,12 @@ def validate(kind: str, rows: list[Raw], allow_temporary: bool) -> tuple[list[Ra
         external_id = str(raw_key).strip()[:100] if raw_key not in (None, "") else None
         if "\x00invalid" in values:
             rejects.append(Reject(number, None, None, "invalid_row", values["\x00invalid"]))
+            continue
+        if _has_nul(values):
+            # Postgres stores no NUL character in text: refused here, not by the batch's COPY.
+            rejects.append(
+                Reject(number, external_id, None, "invalid_row", "contains a NUL character")
+            )
             continue
         try:
             model = adapter.validate_python(values)

@@ -159,21 +159,25 @@ async def _start(connection: Any, options: Options, checksum: str) -> tuple[int,
         "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", f"import:{options.kind}:{checksum}"
     ):
         raise BadFile("another process is importing this file now; wait for it to finish")
-    found = await connection.fetchrow(
-        "SELECT id, batch_size, batches_done FROM import_runs "
-        "WHERE kind = $1 AND sha256 = $2 AND finished_at IS NULL FOR UPDATE",
-        options.kind,
-        checksum,
-    )
-    if found is not None:
-        return found[0], found[1], found[2]
+    if not options.dry_run:
+        found = await connection.fetchrow(
+            "SELECT id, batch_size, batches_done FROM import_runs "
+            "WHERE kind = $1 AND sha256 = $2 AND finished_at IS NULL FOR UPDATE",
+            options.kind,
+            checksum,
+        )
+        if found is not None:
+            return found[0], found[1], found[2]
+    # A dry run starts from the first row, whatever an interrupted real run did (its own run is
+    # marked finished at once: it never stands for a run to resume, and is rolled back anyway).
     run_id = await connection.fetchval(
-        "INSERT INTO import_runs (kind, file_name, sha256, batch_size) VALUES ($1, $2, $3, $4) "
-        "RETURNING id",
+        "INSERT INTO import_runs (kind, file_name, sha256, batch_size, finished_at) "
+        "VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END) RETURNING id",
         options.kind,
         options.path.name[:255],
         checksum,
         options.batch_size,
+        options.dry_run,
     )
     return run_id, options.batch_size, 0
 

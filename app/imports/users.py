@@ -72,7 +72,7 @@ CREATE_STAGE = (
 )
 
 _EXISTING = """
-SELECT u.external_id, u.id, u.status, c.password_hash IS NOT NULL, i.lookup_hash
+SELECT u.external_id, u.id, u.status, c.password_hash IS NOT NULL, i.lookup_hash, i.method
 FROM users u
 LEFT JOIN credentials c ON c.user_id = u.id
 LEFT JOIN identity_codes i ON i.user_id = u.id
@@ -124,7 +124,7 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
         sealed: tuple[Any, ...] = (None,) * 6
         if code:
             lookup = context.cipher.lookup_hash(code)
-            if found and found[4] == lookup:
+            if found and found[4] == lookup and found[5] == row["identity_code_method"]:
                 sealed = (lookup, None, None, None, None, None)
             else:
                 box = context.cipher.seal(user_id, code)
@@ -201,6 +201,15 @@ async def _check(connection: Any, context: Context) -> None:
             # Only rows with a value are looked up (a company has no identity code).
             f"{expression} IS NOT NULL AND {held(holder)}",
         )
+    # The API never turns a private user into a company, nor an import.
+    await refuse(
+        connection,
+        STAGE,
+        "kind_changed",
+        "kind",
+        "the user is of the other kind in this register; the kind of a user never changes",
+        "s.existing AND " + held("SELECT true FROM users u WHERE u.id = s.id AND u.kind <> s.kind"),
+    )
     # A user changed in this service (by the person, staff, DVV or Posti) since the import is
     # theirs now: a corrected file does not undo it.
     await refuse(
@@ -270,7 +279,7 @@ async def _update(connection: Any, context: Context) -> int:
             GROUP BY s.id
         ), updated AS (
             UPDATE users u SET {", ".join(f"{n} = s.{n}" for n in PROFILE)}, updated_at = now()
-            FROM {STAGE} s JOIN changed c ON c.id = s.id WHERE u.id = s.id
+            FROM {STAGE} s JOIN changed c ON c.id = s.id WHERE u.id = s.id AND s.reason IS NULL
         ), logged AS (
             INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,
                                       update_id)
@@ -288,14 +297,14 @@ async def _update(connection: Any, context: Context) -> int:
             INSERT INTO notifications (recipient_id, user_id, event, payload, next_attempt_at)
             SELECT DISTINCT ON (d.recipient_id, u.id) d.recipient_id, u.id, 'rectification',
                    jsonb_build_object('event', 'rectification', 'user_id', u.id::text,
-                                      'fields', to_jsonb(c.fields), 'occurred_at', now()),
+                                      'fields', c.fields, 'occurred_at', now()),
                    now()
-            FROM unnest($1::uuid[], $2::text[]) AS c(id, fields)
+            FROM unnest($1::uuid[], $2::jsonb[]) AS c(id, fields)
             JOIN users u ON u.id = c.id
             JOIN disclosure_log d ON d.subject_ref = u.subject_ref
             """,
             [r["id"] for r in changed],
-            [",".join(r["fields"]) for r in changed],
+            [json.dumps(sorted(r["fields"])) for r in changed],
         )
     ids = {r["id"] for r in changed}
     credentials = await connection.fetch(
@@ -346,7 +355,7 @@ async def _identity_codes(connection: Any, context: Context, *, existing: bool) 
                            'from', CASE WHEN w.replaced THEN 'set' END, 'to', 'changed'),
                        'method', jsonb_build_object('from', NULL, 'to', s.ic_method)),
                    $2
-            FROM written w JOIN {STAGE} s ON s.id = w.user_id
+            FROM written w JOIN {STAGE} s ON s.id = w.user_id AND s.reason IS NULL
         )
         SELECT user_id FROM written
         """,
