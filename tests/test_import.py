@@ -432,6 +432,27 @@ async def test_contracts_billing_and_what_an_import_never_touches(
     assert "4111" not in _rejects_text(billing)
     [profile] = await _fetch(dsn, "SELECT country, payment_method_reference FROM billing_profiles")
     assert tuple(profile) == ("FI", "pm_123")
+    # Both files again: nothing changes.
+    before = await _snapshot(dsn)
+    again = [
+        await import_file(settings, kind, path)
+        for kind, path in (("contracts", contracts), ("billing", billing))
+    ]
+    assert [(a["inserted"], a["updated"], a["unchanged"]) for a in again] == [(0, 0, 1), (0, 0, 1)]
+    assert await _snapshot(dsn) == before
+    # A corrected billing row changes that value only.
+    corrected_billing = _write(
+        tmp_path / "billing2.csv",
+        [
+            "user_external_id,street,postal_code,city,country,payment_method_reference",
+            "C-U1,Laskutie 3,00100,Helsinki,fi,pm_456",
+        ],
+    )
+    assert (await import_file(settings, "billing", corrected_billing))["updated"] == 1
+    [change] = await _fetch(
+        dsn, "SELECT fields FROM user_changes WHERE category = 'billing' AND action = 'updated'"
+    )
+    assert change[0] == ["payment_method_reference"]
 
     # A user erased, or changed in this service since the import, is left as it is.
     await _fetch(
