@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.imports.rows import Reject
+from app.imports.rows import Raw, Reject
 
 
 @dataclass(frozen=True)
@@ -144,3 +144,156 @@ async def refuse_later_duplicates(
         column,
         detail,
     )
+
+
+# Writing to the register's tables -----------------------------------------------------------
+
+
+def changes_join(old: str | None, columns: tuple[str, ...]) -> str:
+    """Per column of a staged row ``s``: its name, and its old (from ``old``, a joined row of
+    the register; none for a new row) and new values as JSON."""
+    pairs = ", ".join(
+        f"('{name}', {f'to_jsonb({old}.{name})' if old else 'NULL::jsonb'}, to_jsonb(s.{name}))"
+        for name in columns
+    )
+    return f"CROSS JOIN LATERAL (VALUES {pairs}) AS f(name, old, new)"
+
+
+def changed_here(user: str, *categories: str) -> str:
+    """A condition: the user's data of these categories has changed in this register (by the
+    person, staff, DVV or Posti) since it was imported. A correction never undoes that."""
+    named = ", ".join(f"'{category}'" for category in categories)
+    return held(
+        f"SELECT true FROM user_changes h WHERE h.user_id = {user} "
+        f"AND h.category IN ({named}) AND h.source <> 'import'"
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A table of the register an import writes from its staging table: the columns it takes,
+    how a staged row ``s`` finds its row (``t.<table_key> = s.<key>``), which user it is of
+    (SQL over ``s``), its category in the history, and when a staged row's row exists."""
+
+    table: str
+    table_key: str
+    stage: str
+    key: str
+    columns: tuple[str, ...]
+    user: str
+    category: str
+    existing: str
+
+    async def insert_new(self, connection: Any, context: Context, *, links: str, by: str) -> int:
+        """Inserts the staged rows that have no row yet (with the ``links`` columns besides the
+        target's, found again by ``by``) and their ``created`` history entries."""
+        columns = ", ".join((*links.split(", "), *self.columns))
+        return int(
+            await connection.fetchval(
+                f"""
+                WITH new AS (
+                    INSERT INTO {self.table} ({columns})
+                    SELECT {", ".join("s." + c for c in columns.split(", "))}
+                    FROM {self.stage} s WHERE s.reason IS NULL AND NOT ({self.existing})
+                    RETURNING {by}
+                ), logged AS (
+                    INSERT INTO user_changes (user_id, source, actor, category, action, fields,
+                                              changes, update_id)
+                    SELECT {self.user}, 'import', $1, '{self.category}', 'created',
+                           array_agg(f.name ORDER BY f.name),
+                           jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new)),
+                           $2
+                    FROM new n JOIN {self.stage} s ON s.{by} = n.{by} AND s.reason IS NULL
+                    {changes_join(None, self.columns)}
+                    WHERE f.new IS NOT NULL AND f.new <> 'null'::jsonb
+                    GROUP BY s.{by}, {self.user}
+                )
+                SELECT count(*) FROM new
+                """,
+                context.actor,
+                context.update_id,
+            )
+        )
+
+    async def update_changed(self, connection: Any, context: Context) -> list[Any]:
+        """Updates the existing rows whose columns the file changes, only those columns'
+        values, with one ``updated`` history entry each; returns (user, changed fields)."""
+        return list(
+            await connection.fetch(
+                f"""
+                WITH changed AS (
+                    SELECT s.{self.key} AS key, {self.user} AS user_id,
+                           array_agg(f.name ORDER BY f.name) AS fields,
+                           jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new))
+                               AS changes
+                    FROM {self.stage} s JOIN {self.table} t ON t.{self.table_key} = s.{self.key}
+                    {changes_join("t", self.columns)}
+                    WHERE s.reason IS NULL AND {self.existing} AND f.old IS DISTINCT FROM f.new
+                    GROUP BY s.{self.key}, {self.user}
+                ), updated AS (
+                    UPDATE {self.table} t
+                    SET {", ".join(f"{c} = s.{c}" for c in self.columns)}, updated_at = now()
+                    FROM {self.stage} s JOIN changed ch ON ch.key = s.{self.key}
+                    WHERE t.{self.table_key} = s.{self.key} AND s.reason IS NULL
+                ), logged AS (
+                    INSERT INTO user_changes (user_id, source, actor, category, action, fields,
+                                              changes, update_id)
+                    SELECT user_id, 'import', $1, '{self.category}', 'updated', fields, changes,
+                           $2
+                    FROM changed
+                )
+                SELECT user_id, fields FROM changed
+                """,
+                context.actor,
+                context.update_id,
+            )
+        )
+
+    async def count_existing(self, connection: Any) -> int:
+        return int(
+            await connection.fetchval(
+                f"SELECT count(*) FROM {self.stage} s WHERE s.reason IS NULL AND {self.existing}"
+            )
+        )
+
+
+_OWNERS = "SELECT external_id, id, status FROM users WHERE external_id = ANY($1::text[])"
+
+
+async def owners(
+    connection: Any, rows: list[Raw], key: str, result: Result
+) -> list[tuple[int, dict[str, Any], Any, str]]:
+    """The rows whose user (``user_external_id``) is known and not erased, with the user's id
+    and status; the others are refused, never guessed."""
+    found = {
+        r[0]: r
+        for r in await connection.fetch(
+            _OWNERS, sorted({row["user_external_id"] for _, row in rows})
+        )
+    }
+    owned = []
+    for number, row in rows:
+        user = found.get(row["user_external_id"])
+        if user is None:
+            result.rejects.append(
+                Reject(
+                    number,
+                    row[key],
+                    "user_external_id",
+                    "unknown_user",
+                    "no user of this register has this old id; import the users first",
+                )
+            )
+        elif user[2] == "erased":
+            result.rejects.append(
+                Reject(
+                    number,
+                    row[key],
+                    "user_external_id",
+                    "account_erased",
+                    "the user is erased in this register; an import does not change them",
+                )
+            )
+        else:
+            owned.append((number, row, user[1], user[2]))
+    return owned

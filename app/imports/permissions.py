@@ -19,12 +19,11 @@ from typing import Any
 from app.consents.models import WHOLE_PURPOSE
 from app.consents.schemas import DecisionIn
 from app.consents.service import PURPOSES_SQL, InvalidDecision, check_decision, with_objection_scope
-from app.imports.batch import Context, Result, claim_keys, refused, stage
+from app.imports.batch import Context, Result, claim_keys, owners, refused, stage
 from app.imports.rows import HELSINKI, Raw, Reject
 
 STAGE = "import_stage_permissions"
 NEGATIVE = frozenset({"prohibited", "withdrawn"})
-_USERS = "SELECT external_id, id, status FROM users WHERE external_id = ANY($1::text[])"
 # What each imported receipt recorded as its own decision (the first of its records; the others
 # are what its objection covered).
 _RECEIPTS = """
@@ -70,10 +69,6 @@ def precedence(decision: str, at: datetime) -> tuple[Any, bool, datetime]:
     return (at.astimezone(HELSINKI).date(), decision in NEGATIVE, at)
 
 
-def _reject(number: int, key: str, column: str, reason: str, detail: str) -> Reject:
-    return Reject(number, key, column, reason, detail)
-
-
 async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
     result = Result()
     await connection.execute(
@@ -93,55 +88,43 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
     duplicate = {r.row for r in result.rejects}
     rows = [(n, row) for n, row in rows if n not in duplicate]
 
-    users = {
-        r[0]: r
-        for r in await connection.fetch(
-            _USERS, sorted({row["user_external_id"] for _, row in rows})
-        )
-    }
     imported = {
         r[0]: tuple(r[1:])
         for r in await connection.fetch(_RECEIPTS, [row["external_id"] for _, row in rows])
     }
-    purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(PURPOSES_SQL)}
-    accepted = []
+    new = []
     for number, row in rows:
         key = row["external_id"]
-        if key in imported:
-            # A receipt is proof and never changes: the same decision again is nothing new, and
-            # a different one under the same id is refused.
-            recorded = (
-                row["purpose"],
-                row["channel"] or WHOLE_PURPOSE,
-                row["decision"],
-                row["decided_at"],
-            )
-            if imported[key] == recorded:
-                result.unchanged += 1
-            else:
-                result.rejects.append(
-                    _reject(
-                        number,
-                        key,
-                        "external_id",
-                        "receipt_immutable",
-                        "this old id was imported with another decision; a receipt never "
-                        "changes: give the correction an id of its own",
-                    )
-                )
+        if key not in imported:
+            new.append((number, row))
             continue
-        user = users.get(row["user_external_id"])
+        # A receipt is proof and never changes: the same decision again is nothing new, and a
+        # different one under the same id is refused.
+        recorded = (
+            row["purpose"],
+            row["channel"] or WHOLE_PURPOSE,
+            row["decision"],
+            row["decided_at"],
+        )
+        if imported[key] == recorded:
+            result.unchanged += 1
+        else:
+            result.rejects.append(
+                Reject(
+                    number,
+                    key,
+                    "external_id",
+                    "receipt_immutable",
+                    "this old id was imported with another decision; a receipt never "
+                    "changes: give the correction an id of its own",
+                )
+            )
+    purposes = {r["code"]: SimpleNamespace(**r) for r in await connection.fetch(PURPOSES_SQL)}
+    accepted = []
+    for number, row, user_id, status in await owners(connection, new, "external_id", result):
         purpose = purposes.get(row["purpose"])
         refusal = None
-        if user is None:
-            refusal = (
-                "user_external_id",
-                "unknown_user",
-                "no user of this register has this old id",
-            )
-        elif user[2] == "erased":
-            refusal = ("user_external_id", "account_erased", "the user is erased in this register")
-        elif user[2] != "active" and row["decision"] not in NEGATIVE:
+        if status != "active" and row["decision"] not in NEGATIVE:
             refusal = ("decision", "account_closed", "a closed account can only withdraw or object")
         elif purpose is None:
             refusal = ("purpose", "unknown_purpose", "no such purpose in the catalogue")
@@ -154,10 +137,10 @@ async def apply(connection: Any, context: Context, rows: list[Raw]) -> Result:
             except InvalidDecision as exc:
                 refusal = ("purpose", "invalid_decision", str(exc))
             row["notice_version"] = version
-        if refusal is not None or user is None:
-            result.rejects.append(_reject(number, key, *(refusal or ("", "", ""))))
+        if refusal is not None:
+            result.rejects.append(Reject(number, row["external_id"], *refusal))
             continue
-        accepted.append((number, row, user[1]))
+        accepted.append((number, row, user_id))
     if not accepted:
         return result
     await _record(connection, context, accepted, purposes, result)
@@ -216,7 +199,7 @@ async def _record(
             result.inserted += 1
             continue
         result.rejects.append(
-            _reject(
+            Reject(
                 number,
                 row["external_id"],
                 "decided_at",

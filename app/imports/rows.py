@@ -14,9 +14,9 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, model_validator
@@ -94,7 +94,6 @@ KEYS = {
     "contracts": "external_id",
     "billing": "user_external_id",
 }
-SECRET_COLUMNS = frozenset({"password", "identity_code"})
 _ADAPTERS = {kind: TypeAdapter(model) for kind, model in MODELS.items()}
 
 
@@ -288,14 +287,3 @@ def validate(kind: str, rows: list[Raw], allow_temporary: bool) -> tuple[list[Ra
             dumped["decided_at"] = model.decided
         valid.append((number, dumped))
     return valid, rejects
-
-
-def worker_validate(
-    kind: str, rows: list[Raw], allow_temporary: bool
-) -> tuple[list[Raw], list[Reject]]:
-    """For a worker process (picklable arguments and results)."""
-    return validate(kind, rows, allow_temporary)
-
-
-Decision = Literal["granted", "withdrawn", "prohibited", "allowed"]
-__all__ = ["BadFile", "Reject", "date", "read_rows", "validate"]

@@ -24,7 +24,7 @@ import asyncpg
 
 from app.imports import permissions, records, users
 from app.imports.batch import PROBE_BY_INDEX, Context, Result
-from app.imports.rows import KEYS, BadFile, Raw, Reject, read_rows, validate, worker_validate
+from app.imports.rows import BadFile, Raw, Reject, read_rows, validate
 
 APPLY: dict[str, Callable[[Any, Context, list[Raw]], Awaitable[Result]]] = {
     "users": users.apply,
@@ -193,7 +193,7 @@ async def _import(
 ) -> None:
     loop = asyncio.get_running_loop()
     check = partial(
-        worker_validate if pool else validate,
+        validate,
         options.kind,
         allow_temporary=options.allow_temporary_identity_codes,
     )
@@ -332,6 +332,3 @@ def _summary(
         "rejects_file": str(reject_path(options.path)),
         "seconds": round(seconds, 3),
     }
-
-
-__all__ = ["KEYS", "Options", "run"]

@@ -16,6 +16,8 @@ from app.core.validators import mask_identity_code
 from app.imports.batch import (
     Context,
     Result,
+    Target,
+    changed_here,
     claim_keys,
     held,
     refuse,
@@ -24,26 +26,12 @@ from app.imports.batch import (
     stage,
 )
 from app.imports.rows import Raw, Reject
+from app.users.personal_data import USERS
 
 STAGE = "import_stage_users"
-# The profile's columns, as the API stores them (app.users.service._profile_values).
-PROFILE = (
-    "kind",
-    "language",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "company_name",
-    "business_id",
-    "contact_name",
-    "e_invoice_address",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "phone",
-    "email",
-)
+# The profile's columns: the kind, the language and what the catalogue declares as the profile
+# the person gives (and DVV or Posti may update), as the API stores them.
+PROFILE = ("kind", "language", *(c.name for c in USERS.columns if c.tracked_source))
 _TYPES = {"birth_date": "date"}
 STAGE_COLUMNS = (
     ("row_number", "bigint"),
@@ -80,10 +68,16 @@ WHERE u.external_id = ANY($1::text[])
 """
 
 
-def _changes(old: str) -> str:
-    """Per profile column: its name, and its old and new values as JSON."""
-    pairs = ", ".join(f"('{name}', to_jsonb({old}.{name}), to_jsonb(s.{name}))" for name in PROFILE)
-    return f"CROSS JOIN LATERAL (VALUES {pairs}) AS f(name, old, new)"
+PROFILES = Target(
+    table="users",
+    table_key="id",
+    stage=STAGE,
+    key="id",
+    columns=PROFILE,
+    user="s.id",
+    category="basic_data",
+    existing="s.existing",
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -218,11 +212,7 @@ async def _check(connection: Any, context: Context) -> None:
         "changed_in_service",
         "external_id",
         "the user's data has changed in this register since it was imported",
-        "s.existing AND "
-        + held(
-            "SELECT true FROM user_changes h WHERE h.user_id = s.id "
-            "AND h.category IN ('basic_data', 'identity_code') AND h.source <> 'import'"
-        ),
+        f"s.existing AND {changed_here('s.id', 'basic_data', 'identity_code')}",
     )
 
 
@@ -268,28 +258,7 @@ async def _insert(connection: Any, context: Context) -> int:
 
 async def _update(connection: Any, context: Context) -> int:
     """Existing users whose profile, username, password or identity code the file changes."""
-    changed = await connection.fetch(
-        f"""
-        WITH changed AS (
-            SELECT s.id, array_agg(f.name ORDER BY f.name) AS fields,
-                   jsonb_object_agg(f.name, jsonb_build_object('from', f.old, 'to', f.new))
-                       AS changes
-            FROM {STAGE} s JOIN users u ON u.id = s.id {_changes("u")}
-            WHERE s.reason IS NULL AND s.existing AND f.old IS DISTINCT FROM f.new
-            GROUP BY s.id
-        ), updated AS (
-            UPDATE users u SET {", ".join(f"{n} = s.{n}" for n in PROFILE)}, updated_at = now()
-            FROM {STAGE} s JOIN changed c ON c.id = s.id WHERE u.id = s.id AND s.reason IS NULL
-        ), logged AS (
-            INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes,
-                                      update_id)
-            SELECT id, 'import', $1, 'basic_data', 'updated', fields, changes, $2 FROM changed
-        )
-        SELECT id, fields FROM changed
-        """,
-        context.actor,
-        context.update_id,
-    )
+    changed = await PROFILES.update_changed(connection, context)
     if changed:
         # Art. 19: the recipients that ever received a rectified person's data are told.
         await connection.execute(
@@ -303,10 +272,10 @@ async def _update(connection: Any, context: Context) -> int:
             JOIN users u ON u.id = c.id
             JOIN disclosure_log d ON d.subject_ref = u.subject_ref
             """,
-            [r["id"] for r in changed],
+            [r["user_id"] for r in changed],
             [json.dumps(sorted(r["fields"])) for r in changed],
         )
-    ids = {r["id"] for r in changed}
+    ids = {r["user_id"] for r in changed}
     credentials = await connection.fetch(
         f"""
         WITH named AS (
