@@ -226,6 +226,9 @@ async def test_an_import_resumes_and_a_dry_run_writes_nothing(
         finally:
             runner._write_batch = original  # type: ignore[assignment]
         assert await connection.fetchval("SELECT count(*) FROM users") == 20
+        # A dry run meanwhile reads the whole file; it does not pick up the interrupted run.
+        dry = await import_file(settings, "users", path, dry_run=True, batch_size=10)
+        assert (dry["inserted"], dry["unchanged"], dry["rejected"]) == (30, 20, 1)
         summary = await import_file(settings, "users", path, batch_size=10)
         assert summary["inserted"] == 50 and summary["rejected"] == 1
         assert await connection.fetchval("SELECT count(DISTINCT external_id) FROM users") == 50
@@ -453,6 +456,20 @@ async def test_contracts_billing_and_what_an_import_never_touches(
         dsn, "SELECT fields FROM user_changes WHERE category = 'billing' AND action = 'updated'"
     )
     assert change[0] == ["payment_method_reference"]
+    # Contracts and billing details changed in this register since are left as they are.
+    await _fetch(
+        dsn,
+        "INSERT INTO user_changes (user_id, source, actor, category, action, fields, changes) "
+        "SELECT id, 'staff', 'client:staff', c, 'updated', '{}', '{}' FROM users, "
+        "unnest(ARRAY['contracts', 'billing']) c WHERE external_id = 'C-U1'",
+    )
+    kept = [
+        await import_file(settings, kind, path)
+        for kind, path in (("contracts", contracts), ("billing", billing))
+    ]
+    assert [k["rejected_by_reason"].get("changed_in_service") for k in kept] == [1, 1]
+    [profile] = await _fetch(dsn, "SELECT payment_method_reference FROM billing_profiles")
+    assert profile[0] == "pm_456"
 
     # A user erased, or changed in this service since the import, is left as it is.
     await _fetch(
