@@ -179,6 +179,22 @@ async def test_the_same_file_twice_changes_nothing_and_a_correction_only_what_it
     assert (second["inserted"], second["updated"], second["unchanged"]) == (0, 0, 30)
     assert await _snapshot(dsn) == before
 
+    # A-4's data was disclosed to a group company: a rectification is theirs to know (Art. 19).
+    await _fetch(
+        dsn,
+        """
+        WITH r AS (
+            INSERT INTO recipients (id, name, kind, country, in_eu_eea, purposes, legal_basis)
+            VALUES (gen_random_uuid(), 'Konserniyhtiö Oy', 'group_company', 'FI', true,
+                    ARRAY['group_direct_marketing'], 'legitimate_interest') RETURNING id
+        )
+        INSERT INTO disclosure_log (disclosed_at, subject_ref, recipient_id, recipient_name,
+                                    purpose, categories, legal_basis, kind)
+        SELECT now(), u.subject_ref, r.id, 'Konserniyhtiö Oy', 'group_direct_marketing',
+               ARRAY['email'], 'legitimate_interest', 'release'
+        FROM users u, r WHERE u.external_id = 'A-4'
+        """,
+    )
     rows[4] = rows[4].replace("a4@example.fi", "uusi4@example.fi")
     corrected = _write(tmp_path / "users-corrected.csv", [HEADER, *rows])
     third = await import_file(settings, "users", corrected)
@@ -190,6 +206,10 @@ async def test_the_same_file_twice_changes_nothing_and_a_correction_only_what_it
     assert json.loads(change["changes"]) == {
         "email": {"from": "a4@example.fi", "to": "uusi4@example.fi"}
     }
+    [notification] = await _fetch(dsn, "SELECT event, payload FROM notifications")
+    payload = json.loads(notification["payload"])
+    assert notification["event"] == "rectification" and payload["event"] == "rectification"
+    assert payload["fields"] == ["email"], "a list, as the API sends it"
 
 
 async def test_an_import_resumes_and_a_dry_run_writes_nothing(
