@@ -354,6 +354,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     migrate: Annotated[bool, typer.Option(help="Upgrade the schema before serving.")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes sharing the port (default: REGISTRY_WORKERS, 1). Each has its "
+            "own connection pools: docs/scaling.md.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (on the embedded Postgres unless REGISTRY_DATABASE_URL is set)."""
     from app.core import server
@@ -366,6 +375,8 @@ def serve(
         os.environ["REGISTRY_HOST"] = host
     if port:
         os.environ["REGISTRY_PORT"] = str(port)
+    if workers:
+        os.environ["REGISTRY_WORKERS"] = str(workers)
     get_settings.cache_clear()
     settings = get_settings()
     bind_host = settings.host
@@ -374,7 +385,8 @@ def serve(
     where = "embedded Postgres in " + str(settings.data_dir / "postgres")
     typer.echo(
         f"\nHuutokaupat.com user registry on {base} "
-        f"({where if not settings.database_url else 'REGISTRY_DATABASE_URL'})\n"
+        f"({where if not settings.database_url else 'REGISTRY_DATABASE_URL'}"
+        f"{f', {settings.workers} workers' if settings.workers > 1 else ''})\n"
         f"  API docs (Swagger UI): {base}/docs\n"
         f"  OpenAPI document:      {base}/openapi.json\n"
         f"  Health:                {base}/healthz  {base}/readyz\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,6 +20,7 @@ from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.service import AuthContext
 from app.consents.router import router as consents_router
+from app.core import metrics
 from app.core.conditional import NotModifiedMiddleware
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
@@ -27,10 +29,12 @@ from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from app.core.openapi import install_openapi, operation_id
 from app.core.pagination import NextLinkMiddleware
 from app.core.secrets import KeyedHasher, service_secret
+from app.core.server import Deadlines
 from app.core.settings import Settings, get_settings
 from app.core.validators import IdentityCodePolicy
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
+from app.db.replica import Replica
 from app.db.session import Database, service_url
 from app.disclosures import notifications
 from app.disclosures.router import router as disclosures_router
@@ -102,12 +106,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     settings.transparency_max_merge_delay_seconds,
                 )
                 app.state.background.append(asyncio.create_task(sequencer.run()))
+        if settings.database_replica_url:
+            replica = Replica.from_settings(
+                service_url(settings.database_replica_url, settings, replica=True),
+                app.state.database,
+                settings,
+            )
+            app.state.replica = replica
+            await replica.measure()
+            app.state.background.append(asyncio.create_task(replica.monitor()))
         delivery = asyncio.create_task(
             notifications.delivery_loop(
                 app.state.database,
                 app.state.auth.hasher,
                 WebhookClients(app.state.webhook_policy, settings.webhook_timeout_seconds),
                 settings.notification_poll_seconds,
+                timedelta(seconds=settings.notification_lease_seconds),
             )
         )
         background = [delivery, *app.state.background]
@@ -131,7 +145,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             for task in background:
                 task.cancel()
     finally:
-        for name in ("export_database", "database"):
+        metrics.worker_exited()
+        for name in ("replica", "export_database", "database"):
             database = getattr(app.state, name, None)
             if database is not None:
                 await database.dispose()
@@ -142,6 +157,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    Deadlines.configure(settings)
     app = FastAPI(
         title="Huutokaupat.com user registry",
         version="1.0.0",
@@ -159,6 +175,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.signers = Signers(settings)
     app.state.background = []
     app.state.export_database = None
+    app.state.replica = None
     app.state.webhook_policy = WebhookPolicy.from_cidrs(settings.webhook_allowed_networks)
     app.state.export_slots = ExportSlots(settings.exports_max_concurrent)
     IdentityCodePolicy.allow_temporary = settings.allow_temporary_identity_codes

@@ -54,7 +54,8 @@ class LiveService:
     def __init__(self, database_url: str, data_dir: Path | None = None, **settings: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="registry-live-"))
-        self.log_path = self.data_dir / "service.log"
+        # Per port: instances may share a data directory (keys and secrets), never a log.
+        self.log_path = self.data_dir / f"service-{self.port}.log"
         LOG_FILES.append(self.log_path)
         self.env = {
             **os.environ,
@@ -93,6 +94,19 @@ class LiveService:
                 pass
             time.sleep(0.2)
         raise RuntimeError("the service did not become ready")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, finishing nothing."""
+        RUNNING.discard(self)
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
     def signal(self, number: int) -> None:
         assert self.process is not None

@@ -31,7 +31,13 @@ class TestHealth:
     async def test_readyz_when_database_at_head(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/readyz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "database": "reachable", "migrations": "head"}
+        assert response.json() == {
+            "status": "ok",
+            "database": "reachable",
+            "migrations": "head",
+            "replica": "none",
+            "replica_lag_seconds": None,
+        }
 
     async def test_readyz_503_when_schema_behind(self, app, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
         app.state.migration_heads = {"a-revision-that-is-not-applied"}

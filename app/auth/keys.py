@@ -27,7 +27,8 @@ from app.auth.tokens import JoseKey
 from app.core.settings import Settings
 
 _KID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
-_RELOAD_INTERVAL_SECONDS = 30.0
+# A token naming a key this process has not loaded makes it look again, at most this often.
+_UNKNOWN_KID_RELOAD_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class KeyRing:
             if settings.jwt_private_key_pem
             else None
         )
+        self.reload_seconds = settings.jwt_keys_reload_seconds
         self._keys: dict[str, JoseKey] = {}
         self._info: dict[str, KeyInfo] = {}
         self._loaded_at = 0.0
@@ -133,15 +135,20 @@ class KeyRing:
             write_key(self.directory)
             self.load()
 
-    def reload_if_stale(self) -> None:
-        if time.monotonic() - self._loaded_at >= _RELOAD_INTERVAL_SECONDS:
+    def reload_if_stale(self, older_than: float | None = None) -> None:
+        limit = self.reload_seconds if older_than is None else older_than
+        if time.monotonic() - self._loaded_at >= limit:
             self.load()
             if not self._keys:
                 raise RuntimeError(f"no signing keys left in {self.directory}")
 
     def verifying_key(self, kid: str) -> JoseKey | None:
-        # Keys added or pruned by another process are seen within the reload interval.
+        # Keys added or pruned by another process (`registry keys rotate`, another instance on
+        # the same key directory) are seen within the reload interval; a token signed by a key
+        # this process has not seen yet makes it look at once (at most once a second).
         self.reload_if_stale()
+        if kid not in self._keys:
+            self.reload_if_stale(_UNKNOWN_KID_RELOAD_SECONDS)
         return self._keys.get(kid)
 
     def signing_key(self, now: datetime | None = None) -> JoseKey:

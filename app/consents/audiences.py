@@ -87,10 +87,44 @@ class Selected(NamedTuple):
     subject_refs: dict[uuid.UUID, uuid.UUID]
 
 
+async def _decide(
+    connection: Any, ids: list[uuid.UUID], purpose: Purpose, channel: str
+) -> dict[uuid.UUID, tuple[dict[str, str], uuid.UUID]]:
+    """Of ``ids``, those the rule allows to be contacted on the channel and who can be: their
+    contact and pseudonymous reference."""
+    rule = rule_of(purpose)
+    users = {row["id"]: SimpleNamespace(**row) for row in await connection.fetch(_USERS, ids)}
+    states = {
+        (s["user_id"], s["channel"]): Decided(s["decision"], s["record_id"], s["purpose_version"])
+        for s in await connection.fetch(_STATES, ids, purpose.code, [channel, WHOLE_PURPOSE])
+    }
+    allowed: dict[uuid.UUID, tuple[dict[str, str], uuid.UUID]] = {}
+    for user_id in ids:
+        user = users.get(user_id)
+        if user is None:
+            continue
+        whole = states.get((user_id, WHOLE_PURPOSE))
+        specific = states.get((user_id, channel))
+        permission, _ = permission_from_states(subject_of(user), rule, channel, whole, specific)
+        contact = _contact(user, channel) if permission.allowed else None
+        if contact is not None:
+            allowed[user_id] = (contact, user.subject_ref)
+    return allowed
+
+
 async def select_page(
-    session: AsyncSession, purpose: Purpose, channel: str, cursor: str | None, limit: int
+    session: AsyncSession,
+    purpose: Purpose,
+    channel: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    reader: AsyncSession | None = None,
 ) -> Selected:
-    """One page of the audience; the caller records who saw it."""
+    """One page of the audience; the caller records who saw it. The candidates are read with
+    ``reader`` (the replica, when it serves); its members are then decided again on the primary
+    (``session``), so that a withdrawal or an erasure the replica has not replayed yet never
+    lets a person through, and the contact given is the current one."""
     if channel not in purpose.channels:
         raise InvalidDecision(f"Purpose `{purpose.code}` does not use the channel `{channel}`.")
     rule = rule_of(purpose)
@@ -101,12 +135,11 @@ async def select_page(
     ]
     decoded = decode_cursor(cursor, CursorUuid)
     after = decoded[0] if decoded else None
-    members: list[AudienceMember] = []
-    refs: dict[uuid.UUID, uuid.UUID] = {}
+    found: dict[uuid.UUID, tuple[dict[str, str], uuid.UUID]] = {}
     batch = max(limit, 100)
     exhausted = False
-    connection = await raw.driver(session)
-    while len(members) < limit and not exhausted:
+    connection = await raw.driver(reader or session)
+    while len(found) < limit and not exhausted:
         ids = [
             row[0]
             for row in await connection.fetch(
@@ -116,31 +149,24 @@ async def select_page(
         exhausted = len(ids) < batch
         if not ids:
             break
-        users = {row["id"]: SimpleNamespace(**row) for row in await connection.fetch(_USERS, ids)}
-        states = {
-            (s["user_id"], s["channel"]): Decided(
-                s["decision"], s["record_id"], s["purpose_version"]
-            )
-            for s in await connection.fetch(_STATES, ids, purpose.code, [channel, WHOLE_PURPOSE])
-        }
+        allowed = await _decide(connection, ids, purpose, channel)
         for user_id in ids:
             after = user_id
-            user = users[user_id]
-            whole = states.get((user_id, WHOLE_PURPOSE))
-            specific = states.get((user_id, channel))
-            permission, _ = permission_from_states(subject_of(user), rule, channel, whole, specific)
-            contact = _contact(user, channel) if permission.allowed else None
-            if contact is not None:
-                members.append(AudienceMember(user_id=user_id, contact=contact))
-                refs[user_id] = user.subject_ref
-                if len(members) == limit:
+            if user_id in allowed:
+                found[user_id] = allowed[user_id]
+                if len(found) == limit:
                     exhausted = exhausted and user_id == ids[-1]
                     break
-    next_cursor = encode_cursor([str(after)]) if members and not exhausted else None
+    if reader is not None and reader is not session and found:
+        found = await _decide(await raw.driver(session), list(found), purpose, channel)
+    next_cursor = encode_cursor([str(after)]) if found and not exhausted else None
     page = AudiencePage(
-        purpose=purpose.code, channel=channel, items=members, next_cursor=next_cursor
+        purpose=purpose.code,
+        channel=channel,
+        items=[AudienceMember(user_id=user_id, contact=c) for user_id, (c, _) in found.items()],
+        next_cursor=next_cursor,
     )
-    return Selected(page, refs)
+    return Selected(page, {user_id: ref for user_id, (_, ref) in found.items()})
 
 
 async def audience_page(
@@ -150,11 +176,17 @@ async def audience_page(
     channel: str,
     cursor: str | None,
     limit: int,
+    reader: AsyncSession | None = None,
 ) -> AudiencePage:
     """A page read by the controller's own staff or DPO, recorded in the access log. (A
     partner's read is a disclosure: see ``app.disclosures.releases.audience_for_partner``.)"""
     page, refs = await select_page(
-        session, await get_purpose_row(session, purpose_code), channel, cursor, limit
+        session,
+        await get_purpose_row(session, purpose_code),
+        channel,
+        cursor,
+        limit,
+        reader=reader,
     )
     await audit.log_access(
         session,

@@ -27,6 +27,7 @@ from app.consents.schemas import (
 from app.core.conditional import IfMatch, tag, tagged
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
+from app.db.replica import BulkSession
 from app.db.session import Session
 from app.disclosures import releases
 from app.idempotency.service import IdempotentRoute
@@ -199,6 +200,7 @@ async def read_audience(
     channel: Channel,
     caller: AudienceReader,
     session: Session,
+    reader: BulkSession,
     cursor: Cursor = None,
     limit: int = limit_query(100, 1000),
 ) -> AudiencePage:
@@ -206,5 +208,7 @@ async def read_audience(
     channel needs, by cursor (scope `audiences:read`). A partner's read is a disclosure: its
     recipient must be in the EU/EEA and allowed the purpose, and every member is logged."""
     if caller.role == "partner":
-        return await releases.audience_for_partner(session, caller, purpose, channel, cursor, limit)
-    return await audiences.audience_page(session, caller, purpose, channel, cursor, limit)
+        return await releases.audience_for_partner(
+            session, caller, purpose, channel, cursor, limit, reader
+        )
+    return await audiences.audience_page(session, caller, purpose, channel, cursor, limit, reader)

@@ -1,6 +1,21 @@
-"""Prometheus metrics: request counts and latency by route template, the sequencer's lag."""
+"""Prometheus metrics: request counts and latency by route template, the sequencer's lag, the
+replica's lag.
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+With several workers (``registry serve --workers N``) every worker writes its figures to
+``PROMETHEUS_MULTIPROC_DIR`` (set by the supervisor) and ``/metrics``, whichever worker answers,
+sums them all (prometheus-client's multiprocess mode)."""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 REQUESTS = Counter(
     "registry_http_requests_total",
@@ -24,6 +39,18 @@ TRANSPARENCY_OLDEST_QUEUED = Gauge(
     "registry_transparency_oldest_queued_seconds",
     "Age of the oldest entry waiting for the sequencer (alert when it passes a few seconds).",
     ["log"],
+    multiprocess_mode="livemax",
+)
+REPLICA_LAG = Gauge(
+    "registry_replica_lag_seconds",
+    "How far the read replica is behind the primary, as last measured (-1: unreachable).",
+    multiprocess_mode="livemin",
+)
+REPLICA_READS = Counter(
+    "registry_replica_reads_total",
+    "Bulk reads by where they were served: the replica, or the primary because it was behind "
+    "or away.",
+    ["served_by"],
 )
 
 
@@ -33,4 +60,14 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def worker_exited() -> None:
+    """Drops this worker's live gauges from the shared directory (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

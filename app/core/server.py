@@ -16,13 +16,18 @@ A connection past a deadline is closed; the app sees a disconnect, never an erro
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import os
+import shutil
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.core.logging import get_logger
 from app.core.settings import Settings
+
+if TYPE_CHECKING:
+    from app.db.embedded import EmbeddedPostgres
 
 log = get_logger("app.server")
 
@@ -119,4 +124,60 @@ def uvicorn_config(settings: Settings, host: str, port: int, **extra: Any) -> uv
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    uvicorn.Server(uvicorn_config(settings, host, port)).run()
+    """One process, or ``settings.workers`` worker processes sharing the listening socket (uvicorn's
+    supervisor, which restarts a worker that dies). What must happen once per site happens here,
+    in the supervisor, before any worker starts: the embedded Postgres, the migrations, and the
+    keys and secrets generated on first start; the workers then start on what is there."""
+    if settings.workers == 1:
+        uvicorn.Server(uvicorn_config(settings, host, port)).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    embedded = asyncio.run(_prepare_workers(settings))
+    try:
+        config = uvicorn_config(settings, host, port, workers=settings.workers)
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _prepare_workers(settings: Settings) -> EmbeddedPostgres | None:
+    """Starts the embedded Postgres (when no URL is set), upgrades the schema when asked, builds
+    the app once to generate missing keys and secrets, and points the workers (through the
+    environment they inherit) at the result, with nothing left for them to generate or migrate.
+    Metrics of all workers are gathered in one directory (prometheus-client's multiprocess
+    mode)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from app.db import migrate
+    from app.db.embedded import EmbeddedPostgres
+    from app.main import create_app
+
+    embedded: EmbeddedPostgres | None = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+        url = await asyncio.to_thread(embedded.start)
+    try:
+        if embedded is not None or settings.migrate_on_start:
+            owner = create_async_engine(url, poolclass=NullPool)
+            try:
+                async with owner.begin() as connection:
+                    await migrate.upgrade(connection)
+            finally:
+                await owner.dispose()
+        create_app(settings)  # generates what is missing, where that is allowed
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    os.environ["REGISTRY_DATABASE_URL"] = url
+    os.environ["REGISTRY_MIGRATE_ON_START"] = "false"
+    metrics_dir = settings.data_dir.resolve() / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    log.info("workers_starting", workers=settings.workers, embedded=embedded is not None)
+    return embedded

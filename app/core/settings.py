@@ -36,8 +36,25 @@ class Settings(BaseSettings):
         "REGISTRY_DATABASE_URL with the user replaced by db_role and no password (trust or "
         "peer authentication, as on the embedded server).",
     )
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=5, ge=0)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes of `registry serve` (`--workers`). Each has its own pools: "
+        "see db_connections_per_worker and docs/scaling.md for the sum against Postgres's "
+        "max_connections.",
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Connections of a worker's main pool (transactions of the API). A worker "
+        "holds at most db_connections_per_worker connections; every worker of every instance "
+        "together must stay under Postgres's max_connections minus its reserved ones "
+        "(docs/scaling.md).",
+    )
+    db_max_overflow: int = Field(
+        default=5, ge=0, description="Extra connections of the main pool under a burst."
+    )
     db_pool_timeout_seconds: float = Field(
         default=5.0, gt=0, description="How long a request waits for a free connection."
     )
@@ -46,13 +63,36 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         description="Connections of the pool for requests served by one statement (GET "
-        "/v1/users/{id}). Each worker holds up to db_pool_size + db_max_overflow + "
-        "export_pool_size + this + 1 (the sequencer) connections.",
+        "/v1/users/{id}).",
     )
     export_pool_size: int = Field(
         default=2,
         ge=1,
         description="Connections of the exports' own pool (exports never use the API's pool).",
+    )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg:// URL of a streaming replica of the database: "
+        "exports, audiences, staff listings, the register description and the record of "
+        "processing read from it while it is at most replica_max_lag_seconds behind. The "
+        "service logs in as db_role there too (or app_database_replica_url).",
+    )
+    app_database_replica_url: str | None = Field(
+        default=None,
+        description="URL the service connects to the replica with, as db_role with its "
+        "password. Default: REGISTRY_DATABASE_REPLICA_URL with the user replaced by db_role.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Reads go to the primary while the replica is further behind than this "
+        "(from pg_last_xact_replay_timestamp()), or unreachable.",
+    )
+    replica_pool_size: int = Field(
+        default=4, ge=1, description="Connections of a worker's pool on the replica."
+    )
+    replica_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often each worker measures the replica's lag."
     )
     exports_max_concurrent: int = Field(
         default=4, ge=1, description="Exports running at once per worker; beyond: 429."
@@ -103,6 +143,13 @@ class Settings(BaseSettings):
         default=300,
         ge=0,
         description="A rotated key is published this long before it signs (JWKS cache age).",
+    )
+    jwt_keys_reload_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often a worker reads the key directory again: a key rotated by the CLI "
+        "or another instance is in its JWKS, and signs, within this (keep the activation time "
+        "above it). A token signed by a key it has not seen yet makes it look at once.",
     )
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=30, ge=1)
@@ -195,6 +242,13 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, description="How long one webhook delivery may take."
     )
+    notification_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A notification being sent is no other worker's or instance's to send for "
+        "this long; if its sender dies, another sends it (same webhook-id) after it. Longer "
+        "than webhook_timeout_seconds.",
+    )
     subject_notices_webhook_url: str | None = Field(
         default=None,
         description="The frontend's webhook for notices owed to the person (a restriction "
@@ -249,6 +303,15 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Self:
+        if self.notification_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "notification_lease_seconds must be longer than webhook_timeout_seconds: a "
+                "delivery still running when its lease ends would be sent twice at once"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _public_url_follows_the_address(self) -> Self:
         if "public_url" not in self.model_fields_set:
             self.public_url = f"http://{self.host}:{self.port}"
@@ -257,6 +320,18 @@ class Settings(BaseSettings):
     @property
     def may_generate_keys(self) -> bool:
         return self.database_url is None or self.generate_keys
+
+    @property
+    def db_connections_per_worker(self) -> int:
+        """The most connections one worker opens on the primary: its main pool with overflow,
+        the one-statement pool, the exports' pool and the sequencer's (held or standing by)."""
+        return (
+            self.db_pool_size
+            + self.db_max_overflow
+            + self.db_statement_pool_size
+            + self.export_pool_size
+            + 1
+        )
 
     @property
     def keys_dir(self) -> Path:

@@ -8,10 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 ROOT = Path(__file__).resolve().parents[2]
+# Held (for the transaction) by whoever upgrades: instances starting together with
+# REGISTRY_MIGRATE_ON_START take turns, and the second finds the schema at head.
+MIGRATION_LOCK = 7_300_002
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
@@ -44,6 +47,8 @@ def _downgrade(connection: Connection, revision: str) -> None:
 
 
 async def upgrade(connection: AsyncConnection, revision: str = "head") -> None:
+    """Upgrades in the connection's transaction, one process at a time."""
+    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     await connection.run_sync(_upgrade, revision)
 
 

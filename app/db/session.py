@@ -108,11 +108,13 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
-def service_url(owner_url: str, settings: Settings) -> str:
-    """The URL the service connects with: ``app_database_url``, or the owner's URL logged in as
-    the restricted ``db_role`` without a password (trust or peer authentication)."""
-    if settings.app_database_url:
-        return settings.app_database_url
+def service_url(owner_url: str, settings: Settings, *, replica: bool = False) -> str:
+    """The URL the service connects with: ``app_database_url`` (``app_database_replica_url`` on
+    the replica), or the owner's URL logged in as the restricted ``db_role`` without a password
+    (trust or peer authentication)."""
+    given = settings.app_database_replica_url if replica else settings.app_database_url
+    if given:
+        return given
     url = make_url(owner_url).set(username=settings.db_role, password=None)
     return url.render_as_string(hide_password=False)
 

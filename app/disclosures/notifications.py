@@ -77,7 +77,8 @@ async def notify_recipients(
 
 # A claimed notification is leased: no other worker or instance takes it until the lease ends,
 # and no connection is held while the recipient answers. A worker that dies mid-delivery only
-# delays it until the lease is over.
+# delays it until the lease is over (``notification_lease_seconds``); the one that sends it then
+# sends the same ``webhook-id``, by which the recipient knows a repeat (Standard Webhooks).
 LEASE = timedelta(seconds=60)
 
 _CLAIM = """
@@ -114,10 +115,12 @@ class Deliveries:
         database: Database,
         hasher: KeyedHasher,
         clients: WebhookClients | httpx.AsyncClient,
+        lease: timedelta = LEASE,
     ) -> None:
         self.database = database
         self.hasher = hasher
         self.clients = clients
+        self.lease = lease
         self.workers: dict[uuid.UUID, asyncio.Task[int]] = {}
 
     def _client(self, url: str) -> httpx.AsyncClient:
@@ -151,7 +154,7 @@ class Deliveries:
                 url, signing = recipient.webhook_url, signing_secrets(self.hasher, recipient)
                 disabled = recipient.webhook_disabled_at is not None
                 connection = await raw.driver(session)
-                row = await connection.fetchrow(_CLAIM, recipient_id, LEASE)
+                row = await connection.fetchrow(_CLAIM, recipient_id, self.lease)
             if row is None:
                 return sent
             payload = row["payload"]
@@ -215,12 +218,16 @@ async def deliver_due(
 
 
 async def delivery_loop(
-    database: Database, hasher: KeyedHasher, clients: WebhookClients, interval: float
+    database: Database,
+    hasher: KeyedHasher,
+    clients: WebhookClients,
+    interval: float,
+    lease: timedelta = LEASE,
 ) -> None:
     """Runs for the life of the service (started by its lifespan): every ``interval`` it starts a
     worker for each recipient with due notifications that has none running, and never waits for
     one, so a recipient that times out holds back nobody else."""
-    deliveries = Deliveries(database, hasher, clients)
+    deliveries = Deliveries(database, hasher, clients, lease)
     try:
         while True:
             try:

@@ -231,13 +231,16 @@ async def audience_for_partner(
     channel: str,
     cursor: str | None,
     limit: int,
+    reader: AsyncSession | None = None,
 ) -> audiences.AudiencePage:
     """An audience page read by a partner: each member's contact is a disclosure, logged."""
     recipient = await recipient_for(session, principal, purpose_code)
     purpose = await get_purpose_row(session, purpose_code)
     if purpose.category not in DISCLOSABLE_CATEGORIES:
         raise PurposeNotDisclosable(f"`{purpose.code}` is not a purpose data is disclosed for.")
-    page, refs = await audiences.select_page(session, purpose, channel, cursor, limit)
+    page, refs = await audiences.select_page(
+        session, purpose, channel, cursor, limit, reader=reader
+    )
     category = next(c for c, ch in CATEGORY_CHANNEL.items() if ch == channel)
     categories = [category, "name"] if channel == "post" else [category]
     await log_disclosures(

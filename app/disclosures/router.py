@@ -12,6 +12,7 @@ from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.conditional import LOCATION_HEADER, IfMatch, tag, tagged
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
+from app.db.replica import BulkSession
 from app.db.session import Session
 from app.disclosures import notifications, releases, service
 from app.disclosures.schemas import (
@@ -160,7 +161,7 @@ async def log_external_disclosure(
 )
 async def list_disclosures(
     caller: DpoLogReader,
-    session: Session,
+    session: BulkSession,
     recipient: Annotated[uuid.UUID | None, Query(description="Only this recipient.")] = None,
     since: Annotated[datetime | None, Query(alias="from", description="From (inclusive).")] = None,
     until: Annotated[datetime | None, Query(alias="to", description="To (exclusive).")] = None,

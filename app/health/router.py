@@ -10,6 +10,7 @@ from app.auth.dependencies import Principal, require
 from app.core import metrics
 from app.core.errors import ServiceUnavailable, problem_responses
 from app.db import migrate
+from app.db.replica import replica_of
 from app.db.session import get_database
 
 router = APIRouter(tags=["operations"])
@@ -22,6 +23,15 @@ class Health(BaseModel):
 class Readiness(Health):
     database: str = Field(description="`reachable` when a query succeeded.")
     migrations: str = Field(description="`head` when the schema is at the newest migration.")
+    replica: str = Field(
+        description="`none` when no read replica is configured; `in use` while bulk reads go to "
+        "it; otherwise why they go to the primary (behind, unreachable). Never makes the "
+        "service unready: the primary serves every read."
+    )
+    replica_lag_seconds: float | None = Field(
+        description="How far the replica was behind at its last measure (null: none configured, "
+        "or not reachable)."
+    )
 
 
 class NotReady(ServiceUnavailable):
@@ -37,7 +47,8 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses=problem_responses(503))
 async def readyz(request: Request) -> Readiness:
-    """The database answers and its schema is at the newest migration; 503 otherwise."""
+    """The database answers and its schema is at the newest migration; 503 otherwise. Tells how
+    far the read replica is behind, and whether bulk reads go to it."""
     database = get_database(request)
     try:
         async with database.engine.connect() as connection:
@@ -50,7 +61,17 @@ async def readyz(request: Request) -> Readiness:
             "The database schema is not at the newest migration; run `registry migrate`.",
             headers={"Retry-After": "30"},
         )
-    return Readiness(status="ok", database="reachable", migrations="head")
+    replica = replica_of(request)
+    state = replica.state() if replica is not None else None
+    return Readiness(
+        status="ok",
+        database="reachable",
+        migrations="head",
+        replica=state.reason if state else "none",
+        replica_lag_seconds=None
+        if state is None or state.lag_seconds is None
+        else round(state.lag_seconds, 3),
+    )
 
 
 @router.get(

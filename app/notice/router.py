@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from app.db.session import Session
+from app.db.replica import BulkSession
 from app.notice import service
 
 router = APIRouter(tags=["register description"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["register description"])
     responses={200: {"content": {"application/json": {}, "text/html": {}}}},
 )
 async def register_description(
-    session: Session,
+    session: BulkSession,
     request: Request,
     lang: Annotated[Literal["fi", "sv", "en"], Query(description="Language.")] = "fi",
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.auth.dependencies import Principal, require
 from app.core.errors import problem_responses
-from app.db.session import Session
+from app.db.replica import BulkSession
 from app.privacy import records
 
 router = APIRouter(tags=["register description"])
@@ -31,7 +31,7 @@ RecordReader = Annotated[Principal, require("processing-records:read", clients_o
 )
 async def records_of_processing(
     caller: RecordReader,
-    session: Session,
+    session: BulkSession,
     request: Request,
     lang: Annotated[Literal["fi", "sv", "en"], Query(description="Language.")] = "fi",
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -12,7 +13,8 @@ from app.audit import service as audit
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Cursor, limit_query
-from app.db.session import Session, get_export_database
+from app.db.replica import BulkSession, chunks_with_fallback, export_source
+from app.db.session import Database, Session
 from app.idempotency.service import IdempotentRoute
 from app.requests import erasure, export, service
 from app.requests.downloads import ExportDownload
@@ -72,6 +74,7 @@ async def list_user_requests(
 async def work_list(
     caller: Manager,
     session: Session,
+    reader: BulkSession,
     status_: Annotated[
         Literal["received", "completed", "rejected"] | None, Query(alias="status")
     ] = None,
@@ -93,6 +96,7 @@ async def work_list(
         request_type=type_,
         cursor=cursor,
         limit=limit,
+        reader=reader,
     )
 
 
@@ -250,20 +254,25 @@ async def _export(
         caller.request_id,
         include_own=True,
     )
-    arguments = (
-        get_export_database(request),
-        request.app.state.settings,
-        request.app.state.identity_codes,
-        user_id,
-    )
-    options = {
-        "kind": kind,
-        "full_identity_code": identity_code == "full",
-        "signers": request.app.state.signers,
-    }
+    settings, cipher = request.app.state.settings, request.app.state.identity_codes
     producer = export.zip_chunks if zipped else export.json_chunks
+
+    def produce(database: Database) -> AsyncIterator[bytes]:
+        return producer(
+            database,
+            settings,
+            cipher,
+            user_id,
+            kind=kind,
+            full_identity_code=identity_code == "full",
+            signers=request.app.state.signers,
+        )
+
+    # The DPO's exports read from the replica while it keeps up; the person's own, from the
+    # primary (they see what they just changed).
+    database, fall_back = export_source(request, own=caller.is_user)
     return ExportDownload(
-        lambda: producer(*arguments, **options),
+        lambda: chunks_with_fallback(produce, database, fall_back),
         slots=request.app.state.export_slots,
         user_id=user_id,
         media_type="application/zip" if zipped else "application/json",

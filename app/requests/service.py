@@ -227,7 +227,9 @@ async def work_list(
     request_type: str | None,
     cursor: str | None,
     limit: int,
+    reader: AsyncSession | None = None,
 ) -> RequestPage:
+    """The page is read with ``reader`` (the replica, when it serves), logged with ``session``."""
     query = select(SubjectRequest)
     if status:
         query = query.where(SubjectRequest.status == status)
@@ -239,7 +241,7 @@ async def work_list(
         query = query.where(
             or_(SubjectRequest.status != "received", SubjectRequest.due_on >= today())
         )
-    page = await _page(session, query, SubjectRequest.due_on, CursorDate, cursor, limit)
+    page = await _page(reader or session, query, SubjectRequest.due_on, CursorDate, cursor, limit)
     await audit.log_access(
         session,
         principal,

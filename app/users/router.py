@@ -14,6 +14,7 @@ from app.core.conditional import ETAG_HEADER, LOCATION_HEADER, IfMatch, tag
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, limit_query
 from app.core.ratelimit import RATE_LIMIT_HEADERS
+from app.db.replica import BulkSession
 from app.db.session import Session, get_database
 from app.idempotency.service import IdempotentRoute
 from app.users import history, identity_codes, service
@@ -81,6 +82,7 @@ async def register_user(
 async def list_users(
     caller: StaffReader,
     session: Session,
+    reader: BulkSession,
     cursor: Cursor = None,
     limit: int = limit_query(50, 200),
     kind: Annotated[Literal["private", "company"] | None, Query()] = None,
@@ -102,6 +104,7 @@ async def list_users(
         name_prefix=name_prefix,
         cursor=cursor,
         limit=limit,
+        reader=reader,
     )
 
 

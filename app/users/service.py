@@ -470,7 +470,9 @@ async def list_users(
     name_prefix: str | None,
     cursor: str | None,
     limit: int,
+    reader: AsyncSession | None = None,
 ) -> UserPage:
+    """The page is read with ``reader`` (the replica, when it serves), logged with ``session``."""
     query = _profile_query()
     if not may_read_restricted(principal):
         # Restricted users' data is only stored (Art. 18): out of staff's lists too.
@@ -503,7 +505,9 @@ async def list_users(
         query = query.where(
             or_(User.created_at > created, and_(User.created_at == created, User.id > last_id))
         )
-    rows = (await session.execute(query.order_by(User.created_at, User.id).limit(limit + 1))).all()
+    rows = (
+        await (reader or session).execute(query.order_by(User.created_at, User.id).limit(limit + 1))
+    ).all()
     items = [_to_read(row) for row in rows[:limit]]
     await audit.log_access(
         session,

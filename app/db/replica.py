@@ -1,0 +1,263 @@
+"""The read replica: bulk reads go to a streaming replica while it keeps up.
+
+What reads from it (``BulkSession``, ``export_database``): exports asked for by the DPO,
+audiences, the staff listings (users, the disclosure log, the DPO's work list), the register
+description and the record of processing. What never does: a request that writes (any method but
+GET), and a person's own reads (their export, their profile): they read their own writes on the
+primary. A GET's only write is its access-log or disclosure-log entry, on the primary, which its
+read does not depend on; an audience's members are decided again on the primary (``recheck`` in
+``app.consents.audiences``), so a withdrawal is never outrun by the replica's lag.
+
+How far behind it is, is measured by each worker every ``replica_check_seconds``: caught up when it
+has replayed the primary's WAL position read just before; otherwise the time since the last
+transaction it replayed (``pg_last_xact_replay_timestamp()``) or since it was last seen caught
+up, whichever is less (an idle primary commits nothing to replay, so the timestamp alone would
+call a current replica stale). Beyond ``replica_max_lag_seconds``, unmeasured for three checks,
+unreachable, or promoted (no longer in recovery), reads go to the primary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.logging import get_logger
+from app.core.metrics import REPLICA_LAG, REPLICA_READS
+from app.core.settings import Settings
+from app.db.session import Database, Session, get_export_database
+
+log = get_logger("app.db.replica")
+
+# What a replica that went away since it was measured raises on the first use of a connection.
+UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+_LAG = """
+SELECT pg_is_in_recovery(),
+       coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false),
+       extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
+"""
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    """What ``/readyz`` tells: whether reads go to the replica, and why not."""
+
+    serving: bool
+    lag_seconds: float | None
+    reason: str
+
+
+class Replica:
+    """A worker's pools on the replica and what it last measured of its lag."""
+
+    def __init__(
+        self, database: Database, exports: Database, primary: Database, settings: Settings
+    ) -> None:
+        self.database = database
+        self.exports = exports
+        self.primary = primary
+        self.max_lag = settings.replica_max_lag_seconds
+        self.interval = settings.replica_check_seconds
+        self.lag: float | None = None
+        self.reason = "not measured yet"
+        self.measured_at = float("-inf")
+        self.caught_up_at = float("-inf")
+
+    async def measure(self) -> float | None:
+        """Measures the lag now; ``None`` when the replica cannot serve."""
+        started = time.monotonic()
+        try:
+            async with self.primary.statement_connection() as primary:
+                position = await primary.fetchval("SELECT pg_current_wal_lsn()::text")
+            async with self.database.engine.connect() as connection:
+                raw = (await connection.get_raw_connection()).driver_connection
+                assert raw is not None
+                in_recovery, caught_up, since_replay = await raw.fetchrow(_LAG, position)
+        except UNREACHABLE as error:
+            self._unusable(f"unreachable ({type(error).__name__})")
+            return None
+        if not in_recovery:
+            self._unusable("not a replica (not in recovery)")
+            return None
+        if caught_up:
+            self.caught_up_at = started
+            lag = 0.0
+        else:
+            behind_since_caught_up = time.monotonic() - self.caught_up_at
+            lag = min(
+                since_replay if since_replay is not None else float("inf"),
+                behind_since_caught_up,
+            )
+        self.lag = max(0.0, lag)
+        self.measured_at = time.monotonic()
+        self.reason = (
+            "in use" if self.lag <= self.max_lag else f"behind by more than {self.max_lag:g} s"
+        )
+        REPLICA_LAG.set(self.lag)
+        return self.lag
+
+    def _unusable(self, reason: str) -> None:
+        if self.reason != reason:
+            log.warning("replica_bypassed", reason=reason)
+        self.lag = None
+        self.reason = reason
+        self.measured_at = time.monotonic()
+        REPLICA_LAG.set(-1)
+
+    def lost(self, error: BaseException) -> None:
+        """A connection failed although the last measure was good: bypass it until measured."""
+        self._unusable(f"unreachable ({type(error).__name__})")
+
+    @property
+    def serving(self) -> bool:
+        fresh = time.monotonic() - self.measured_at <= 3 * self.interval
+        return fresh and self.lag is not None and self.lag <= self.max_lag
+
+    def state(self) -> ReplicaState:
+        stale = time.monotonic() - self.measured_at > 3 * self.interval
+        reason = "not measured for three checks" if stale and self.lag is not None else self.reason
+        return ReplicaState(self.serving, self.lag, reason)
+
+    async def monitor(self) -> None:
+        """Runs for the life of the worker (started by its lifespan)."""
+        while True:
+            try:
+                await self.measure()
+            except Exception:
+                log.exception("replica_measure_failed")
+            await asyncio.sleep(self.interval)
+
+    @classmethod
+    def from_settings(cls, url: str, primary: Database, settings: Settings) -> Replica:
+        """The pools on the replica, as the service's role: one for bulk reads, one for exports
+        (each as of one moment, like the primary's)."""
+        return cls(
+            Database.from_settings(
+                url, settings, pool_size=settings.replica_pool_size, max_overflow=0
+            ),
+            Database.from_settings(
+                url,
+                settings,
+                pool_size=settings.export_pool_size,
+                max_overflow=0,
+                pool_timeout=60,
+                isolation_level="REPEATABLE READ",
+            ),
+            primary,
+            settings,
+        )
+
+    async def dispose(self) -> None:
+        await self.exports.dispose()
+        await self.database.dispose()
+
+
+def replica_of(request: Request) -> Replica | None:
+    replica = getattr(request.app.state, "replica", None)
+    return replica if isinstance(replica, Replica) else None
+
+
+def _may_use(request: Request, replica: Replica | None) -> bool:
+    # A request that writes reads what it wrote on the primary.
+    return replica is not None and request.method == "GET" and replica.serving
+
+
+async def get_bulk_session(request: Request, session: Session) -> AsyncIterator[AsyncSession]:
+    """A read-only transaction for a bulk read: on the replica while it serves, else the request's
+    own session on the primary. A replica gone since its last measure is found out here, before
+    the endpoint reads anything, and the read goes to the primary."""
+    replica = replica_of(request)
+    if not _may_use(request, replica):
+        if replica is not None:
+            REPLICA_READS.labels("primary").inc()
+        yield session
+        return
+    assert replica is not None
+    async with replica.database.session() as bulk:
+        try:
+            await bulk.connection()
+        except UNREACHABLE as error:
+            replica.lost(error)
+            REPLICA_READS.labels("primary").inc()
+            yield session
+            return
+        REPLICA_READS.labels("replica").inc()
+        try:
+            yield bulk
+        finally:
+            await bulk.rollback()
+
+
+BulkSession = Annotated[AsyncSession, Depends(get_bulk_session, scope="function")]
+
+
+def export_source(
+    request: Request, *, own: bool
+) -> tuple[Database, Callable[[BaseException], Database] | None]:
+    """Where an export reads: the replica's export pool while it serves (and the export is not the
+    person's own), with the primary's to fall back to if its first read fails; else the
+    primary's export pool."""
+    replica = replica_of(request)
+    primary = get_export_database(request)
+    if own or not _may_use(request, replica):
+        if replica is not None:
+            REPLICA_READS.labels("primary").inc()
+        return primary, None
+    assert replica is not None
+
+    def fall_back(error: BaseException) -> Database:
+        replica.lost(error)
+        REPLICA_READS.labels("primary").inc()
+        return primary
+
+    REPLICA_READS.labels("replica").inc()
+    return replica.exports, fall_back
+
+
+async def chunks_with_fallback(
+    produce: Callable[[Database], AsyncIterator[bytes]],
+    database: Database,
+    fall_back: Callable[[BaseException], Database] | None,
+) -> AsyncIterator[bytes]:
+    """``produce(database)``'s chunks; when its first chunk fails because the replica went away,
+    the whole export again from the primary (nothing has been sent yet)."""
+    chunks = produce(database)
+    try:
+        try:
+            first = await anext(aiter(chunks))
+        except StopAsyncIteration:
+            return
+        except UNREACHABLE as error:
+            if fall_back is None:
+                raise
+            await _close(chunks)
+            chunks = produce(fall_back(error))
+            try:
+                first = await anext(aiter(chunks))
+            except StopAsyncIteration:
+                return
+        yield first
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        await _close(chunks)
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
