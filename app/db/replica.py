@@ -47,7 +47,7 @@ UNREACHABLE = (
 
 _LAG = """
 SELECT pg_is_in_recovery(),
-       coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false),
+       coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false),
        extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
 """
 

@@ -1,0 +1,400 @@
+"""A read replica (issue 16): a real streaming replica, made with the Postgres binaries the suite
+already has (pgserver's: `pg_basebackup -R` from a primary of the test's own, a second server
+beside it). Bulk reads are served from it while it keeps up; a lagging or stopped replica is
+bypassed; a request that writes and a person's own reads stay on the primary."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from app.auth import service as auth_service
+from app.db import migrate
+from app.db.embedded import EmbeddedPostgres
+from tests.live import LiveService, save_postgres_log
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "pitkä salasana 123"
+
+
+class StreamingPair:
+    """A primary (embedded) and a hot standby streaming from it over its Unix socket."""
+
+    def __init__(self) -> None:
+        root = Path(tempfile.mkdtemp(prefix="registry-replica-"))
+        self.primary = EmbeddedPostgres(root / "primary", database="registry", delete=True)
+        self.url = self.primary.start()
+        server = self.primary._server
+        self.user = server.system_user  # pgserver runs Postgres as its own user under root
+        self.standby_dir = root / "standby"
+        self.standby_dir.mkdir(mode=0o700)
+        if self.user is not None:
+            account = pwd.getpwnam(self.user)
+            os.chown(self.standby_dir, account.pw_uid, account.pw_gid)
+        from pgserver._commands import pg_basebackup
+
+        pg_basebackup(
+            [
+                "-D",
+                str(self.standby_dir),
+                "-R",  # standby.signal and primary_conninfo: a streaming replica
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-h",
+                self.primary.socket_dir,
+                "-U",
+                "postgres",
+            ],
+            user=self.user,
+        )
+        # The primary's socket directory is its data directory: its socket's lock file and its
+        # log came along.
+        for copied in [*self.standby_dir.glob(".s.PGSQL.*"), self.standby_dir / "log"]:
+            copied.unlink(missing_ok=True)
+        self.start_standby()
+
+    def _pg_ctl(self, *args: str) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(list(args), pgdata=self.standby_dir, user=self.user)
+
+    def start_standby(self) -> None:
+        self._pg_ctl(
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self.standby_dir}",
+            "-o",
+            "-c hot_standby_feedback=on",
+            "-l",
+            str(self.standby_dir / "log"),
+            "start",
+        )
+
+    def stop_standby(self) -> None:
+        self._pg_ctl("-w", "-m", "immediate", "stop")
+
+    @property
+    def replica_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@/registry?host={self.standby_dir}"
+
+    async def on_standby(self, statement: str) -> Any:
+        engine = create_async_engine(self.replica_url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.scalar(text(statement))
+        finally:
+            await engine.dispose()
+
+    async def wait_caught_up(self) -> None:
+        engine = create_async_engine(self.url)
+        try:
+            async with engine.connect() as connection:
+                position = await connection.scalar(text("SELECT pg_current_wal_lsn()::text"))
+        finally:
+            await engine.dispose()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            caught_up = await self.on_standby(
+                f"SELECT pg_last_wal_replay_lsn() >= '{position}'::pg_lsn"
+            )
+            if caught_up:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the standby did not catch up")
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # stopped by the test
+            self.stop_standby()
+        save_postgres_log(self.standby_dir / "log")
+        save_postgres_log(self.primary.log_path)
+        self.primary.stop()
+        shutil.rmtree(self.standby_dir.parent, ignore_errors=True)
+
+
+@pytest.fixture
+async def streaming() -> AsyncIterator[StreamingPair]:
+    pair = await asyncio.to_thread(StreamingPair)
+    try:
+        engine = create_async_engine(pair.url)
+        async with engine.begin() as connection:
+            await migrate.upgrade(connection)
+        await engine.dispose()
+        await pair.wait_caught_up()
+        yield pair
+    finally:
+        await asyncio.to_thread(pair.close)
+
+
+async def make_client(url: str, role: str) -> tuple[str, str]:
+    engine = create_async_engine(url)
+    async with AsyncSession(engine) as session, session.begin():
+        client = await auth_service.create_client(
+            session, name=f"replica {role}", role=role, scopes=None
+        )
+    await engine.dispose()
+    return client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Actors:
+    """A frontend, the DPO and one person, on a running service."""
+
+    def __init__(self, http: httpx.AsyncClient, frontend: tuple[str, str], dpo: tuple[str, str]):
+        self.http = http
+        self.frontend = frontend
+        self.dpo_client = dpo
+
+    async def client_token(self, client: tuple[str, str]) -> str:
+        response = await self.http.post(
+            "/v1/auth/token", data={"grant_type": "client_credentials"}, auth=client
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    async def person(self) -> tuple[str, str]:
+        """A registered person: their id and their own token."""
+        username = f"replica-{uuid.uuid4().hex[:8]}"
+        frontend = await self.client_token(self.frontend)
+        created = await self.http.post(
+            "/v1/users",
+            json={
+                "kind": "private",
+                "username": username,
+                "password": PASSWORD,
+                "first_name": "Reeta",
+                "last_name": "Vanhanimi",
+            },
+            headers={**bearer(frontend), "X-Forwarded-For": "198.51.100.30"},
+        )
+        assert created.status_code == 201, created.text
+        signed_in = await self.http.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": PASSWORD},
+            auth=self.frontend,
+            headers={"X-Forwarded-For": "198.51.100.30"},
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        return created.json()["id"], signed_in.json()["access_token"]
+
+
+async def _service(streaming: StreamingPair, max_lag: str) -> LiveService:
+    service = LiveService(
+        streaming.url,
+        database_replica_url=streaming.replica_url,
+        replica_max_lag_seconds=max_lag,
+        replica_check_seconds="0.2",
+    )
+    return await asyncio.to_thread(service.start)
+
+
+async def _ready(http: httpx.AsyncClient, want: str, within: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        body: dict[str, Any] = (await http.get("/readyz")).json()
+        if body["replica"].startswith(want) or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.1)
+
+
+async def test_an_export_is_served_from_the_replica_and_a_persons_own_from_the_primary(
+    streaming: StreamingPair,
+) -> None:
+    service = await _service(streaming, max_lag="300")
+    frontend = await make_client(streaming.url, "frontend")
+    dpo = await make_client(streaming.url, "dpo")
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        actors = Actors(http, frontend, dpo)
+        user_id, own = await actors.person()
+        dpo_token = await actors.client_token(dpo)
+        await streaming.wait_caught_up()
+        ready = await _ready(http, "in use")
+        assert ready["replica"] == "in use", ready
+        assert ready["replica_lag_seconds"] is not None and ready["replica_lag_seconds"] < 300
+
+        # The replica stops replaying: what the primary takes from now on, it has not got.
+        await streaming.on_standby("SELECT pg_wal_replay_pause()")
+        changed = await http.patch(
+            "/v1/users/me", json={"last_name": "Uusinimi"}, headers=bearer(own)
+        )
+        assert changed.status_code == 200, changed.text
+
+        # The DPO's export reads the replica (still the old name: it is 300 s allowed behind).
+        exported = await http.get(f"/v1/users/{user_id}/export", headers=bearer(dpo_token))
+        assert exported.status_code == 200, exported.text
+        assert "Vanhanimi" in exported.text and "Uusinimi" not in exported.text
+        # So do the staff listings...
+        listed = await http.get("/v1/users", headers=bearer(dpo_token))
+        assert listed.status_code == 200, listed.text
+        assert "Vanhanimi" in listed.text and "Uusinimi" not in listed.text
+        # ...but the person's own export reads the primary: they see what they just changed.
+        mine = await http.get("/v1/users/me/export", headers=bearer(own))
+        assert mine.status_code == 200, mine.text
+        assert "Uusinimi" in mine.text
+        # A request that writes reads on the primary too.
+        again = await http.patch(
+            f"/v1/users/{user_id}", json={"first_name": "Riikka"}, headers=bearer(own)
+        )
+        assert again.json()["last_name"] == "Uusinimi"
+        behind = (await http.get("/readyz")).json()
+        assert behind["replica"] == "in use" and behind["replica_lag_seconds"] > 0, behind
+
+        # Replaying again, it catches up and the export tells the new name.
+        await streaming.on_standby("SELECT pg_wal_replay_resume()")
+        await streaming.wait_caught_up()
+        exported = await http.get(f"/v1/users/{user_id}/export", headers=bearer(dpo_token))
+        assert "Uusinimi" in exported.text
+        metrics = await http.get("/metrics", headers=bearer(dpo_token))
+        assert 'registry_replica_reads_total{served_by="replica"}' in metrics.text
+
+
+async def test_a_lagging_replica_is_bypassed(streaming: StreamingPair) -> None:
+    service = await _service(streaming, max_lag="1")
+    frontend = await make_client(streaming.url, "frontend")
+    dpo = await make_client(streaming.url, "dpo")
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        actors = Actors(http, frontend, dpo)
+        user_id, own = await actors.person()
+        dpo_token = await actors.client_token(dpo)
+        await streaming.wait_caught_up()
+        assert (await _ready(http, "in use"))["replica"] == "in use"
+
+        await streaming.on_standby("SELECT pg_wal_replay_pause()")
+        changed = await http.patch(
+            "/v1/users/me", json={"last_name": "Uusinimi"}, headers=bearer(own)
+        )
+        assert changed.status_code == 200
+        # Past the allowed lag (1 s), reads go to the primary and /readyz says why.
+        ready = await _ready(http, "behind")
+        assert ready["status"] == "ok"
+        assert ready["replica"].startswith("behind by more than 1 s"), ready
+        assert ready["replica_lag_seconds"] > 1
+        exported = await http.get(f"/v1/users/{user_id}/export", headers=bearer(dpo_token))
+        assert exported.status_code == 200
+        assert "Uusinimi" in exported.text
+        listed = await http.get("/v1/users", headers=bearer(dpo_token))
+        assert "Uusinimi" in listed.text
+        # Caught up again, it is used again.
+        await streaming.on_standby("SELECT pg_wal_replay_resume()")
+        assert (await _ready(http, "in use"))["replica"] == "in use"
+
+
+async def test_a_stopped_replica_is_bypassed_at_once(streaming: StreamingPair) -> None:
+    service = await _service(streaming, max_lag="300")
+    frontend = await make_client(streaming.url, "frontend")
+    dpo = await make_client(streaming.url, "dpo")
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        actors = Actors(http, frontend, dpo)
+        user_id, _ = await actors.person()
+        dpo_token = await actors.client_token(dpo)
+        await streaming.wait_caught_up()
+        assert (await _ready(http, "in use"))["replica"] == "in use"
+        # Warm the pools on the replica, then take it away without warning.
+        warm = await http.get(f"/v1/users/{user_id}/export", headers=bearer(dpo_token))
+        assert warm.status_code == 200
+        await asyncio.to_thread(streaming.stop_standby)
+        # The next reads, before any measure notices, are served from the primary.
+        for path in (f"/v1/users/{user_id}/export", "/v1/users", "/v1/register-description"):
+            response = await http.get(path, headers=bearer(dpo_token))
+            assert response.status_code == 200, (path, response.text)
+        assert (
+            "Vanhanimi"
+            in (await http.get(f"/v1/users/{user_id}/export", headers=bearer(dpo_token))).text
+        )
+        ready = await _ready(http, "unreachable")
+        assert ready["status"] == "ok" and ready["replica"].startswith("unreachable"), ready
+        assert ready["replica_lag_seconds"] is None
+        # Back, it is used again.
+        await asyncio.to_thread(streaming.start_standby)
+        assert (await _ready(http, "in use", within=20))["replica"] == "in use"
+
+
+async def test_an_audience_read_from_the_replica_never_includes_a_withdrawal_it_has_not_replayed(
+    streaming: StreamingPair,
+) -> None:
+    service = await _service(streaming, max_lag="300")
+    frontend = await make_client(streaming.url, "frontend")
+    dpo = await make_client(streaming.url, "dpo")
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        actors = Actors(http, frontend, dpo)
+        staying, staying_token = await actors.person()
+        leaving, leaving_token = await actors.person()
+        for token in (staying_token, leaving_token):
+            phone = await http.patch(
+                "/v1/users/me", json={"phone": "0401234567"}, headers=bearer(token)
+            )
+            assert phone.status_code == 200, phone.text
+            granted = await http.post(
+                "/v1/users/me/permissions",
+                json=_decision("granted"),
+                headers=bearer(token),
+            )
+            assert granted.status_code == 201, granted.text
+        dpo_token = await actors.client_token(dpo)
+        await streaming.wait_caught_up()
+        assert (await _ready(http, "in use"))["replica"] == "in use"
+
+        async def audience() -> set[str]:
+            response = await http.get(
+                "/v1/audiences/direct_marketing",
+                params={"channel": "sms", "limit": 1000},
+                headers=bearer(dpo_token),
+            )
+            assert response.status_code == 200, response.text
+            return {item["user_id"] for item in response.json()["items"]}
+
+        assert {staying, leaving} <= await audience()
+        await streaming.on_standby("SELECT pg_wal_replay_pause()")
+        withdrawn = await http.post(
+            "/v1/users/me/permissions", json=_decision("withdrawn"), headers=bearer(leaving_token)
+        )
+        assert withdrawn.status_code == 201
+        # The replica still has the grant; the audience, read there, is decided again on the
+        # primary: the withdrawal holds at once.
+        assert (
+            await streaming.on_standby(
+                "SELECT count(*) FROM consent_states WHERE purpose_code = 'direct_marketing' "
+                "AND channel = 'sms' AND decision = 'granted'"
+            )
+            == 2
+        )
+        members = await audience()
+        assert staying in members and leaving not in members
+        await streaming.on_standby("SELECT pg_wal_replay_resume()")
+
+
+def _decision(decision: str) -> dict[str, Any]:
+    return {
+        "source": "settings_page",
+        "language": "fi",
+        "decisions": [
+            {
+                "purpose": "direct_marketing",
+                "channel": "sms",
+                "decision": decision,
+                "notice_version": 1,
+            }
+        ],
+    }
