@@ -77,3 +77,71 @@ class EmbeddedPostgres:
             self._server.cleanup()
             self._server = None
             log.info("embedded_postgres_stopped")
+
+
+class EmbeddedStandby:
+    """A hot standby streaming from an embedded primary over its Unix socket, made with pgserver's
+    own binaries (``pg_basebackup -R``, a second server beside the first): to try the read
+    replica (``REGISTRY_DATABASE_REPLICA_URL``) on one machine; the tests and ``make bench`` use
+    it. Not for production, where the replica is a server of its own."""
+
+    def __init__(self, primary: EmbeddedPostgres, pgdata: Path) -> None:
+        from pgserver._commands import pg_basebackup  # type: ignore[attr-defined]
+
+        server = primary._server
+        assert server is not None, "the primary is started"
+        self.primary = primary
+        self.pgdata = pgdata.resolve()
+        # pgserver runs Postgres as a user of its own when we are root.
+        self.user: str | None = server.system_user
+        self.pgdata.mkdir(mode=0o700, parents=True)
+        if self.user is not None:
+            import os
+            import pwd
+
+            account = pwd.getpwnam(self.user)
+            os.chown(self.pgdata, account.pw_uid, account.pw_gid)
+        pg_basebackup(
+            [
+                *("-D", str(self.pgdata)),
+                "-R",  # standby.signal and primary_conninfo: a streaming replica
+                *("-X", "stream", "-c", "fast"),
+                *("-h", primary.socket_dir, "-U", "postgres"),
+            ],
+            user=self.user,
+        )
+        # The primary's socket directory is its data directory: its socket's lock file and its
+        # log came along.
+        for copied in [*self.pgdata.glob(".s.PGSQL.*"), self.log_path]:
+            copied.unlink(missing_ok=True)
+
+    @property
+    def log_path(self) -> Path:
+        return self.pgdata / "log"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@/{database}?host={self.pgdata}"
+
+    def _pg_ctl(self, *args: str) -> None:
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(list(args), pgdata=self.pgdata, user=self.user)
+
+    def start(self) -> None:
+        """Starts it (listening on its own socket only), feeding back what it reads so that the
+        primary keeps the rows a long export there still needs."""
+        self._pg_ctl(
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self.pgdata}",
+            "-o",
+            "-c hot_standby_feedback=on",
+            "-l",
+            str(self.log_path),
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-w", "-m", mode, "stop")
