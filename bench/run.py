@@ -42,6 +42,8 @@ from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
 from bench.imports import import_run
 from bench.imports import row as import_row
+from bench.scaling import replica_run, workers_env, workers_run
+from bench.scaling import rows as scaling_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -106,6 +108,35 @@ async def prepare(args: argparse.Namespace, admin_url: str) -> dict[str, Any]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta_file.write_text(json.dumps(dataset, indent=2))
     return dataset
+
+
+# The permission decision the write loads record.
+DECISION = json.dumps(
+    {
+        "source": "customer_service_call",
+        "language": "fi",
+        "decisions": [
+            {
+                "purpose": "direct_marketing",
+                "channel": "email",
+                "decision": "granted",
+                "notice_version": 1,
+            }
+        ],
+    }
+)
+
+
+async def private_ids(url: str, limit: int = 2000) -> list[str]:
+    """The first private users by id: the paths the read and write loads go through."""
+    connection = await asyncpg.connect(plain(url))
+    try:
+        rows = await connection.fetch(
+            "SELECT id FROM users WHERE kind = 'private' ORDER BY id LIMIT $1", limit
+        )
+    finally:
+        await connection.close()
+    return [str(row[0]) for row in rows]
 
 
 async def make_clients(url: str, recipient: str) -> dict[str, tuple[str, str]]:
@@ -454,13 +485,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     try:
+        private = await private_ids(url)
         pool = await asyncpg.connect(plain(url))
-        private = [
-            str(r[0])
-            for r in await pool.fetch(
-                "SELECT id FROM users WHERE kind = 'private' ORDER BY id LIMIT 2000"
-            )
-        ]
         companies = [
             str(r[0])
             for r in await pool.fetch(
@@ -478,23 +504,19 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         wanted = (
             set(args.only.split(","))
             if args.only
-            else {*TARGETS, "audience", "export", "erasure", "verify", "import"}
-        )
-        tokens["partner"] = await token(PORTS["service"], clients["partner"])
-        decision = json.dumps(
-            {
-                "source": "customer_service_call",
-                "language": "fi",
-                "decisions": [
-                    {
-                        "purpose": "direct_marketing",
-                        "channel": "email",
-                        "decision": "granted",
-                        "notice_version": 1,
-                    }
-                ],
+            else {
+                *TARGETS,
+                "audience",
+                "export",
+                "erasure",
+                "verify",
+                "import",
+                "workers",
+                "replica",
             }
         )
+        tokens["partner"] = await token(PORTS["service"], clients["partner"])
+        decision = DECISION
         release = json.dumps(
             {
                 "purpose": "group_direct_marketing",
@@ -587,6 +609,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 process.wait(timeout=30)
             imported = await import_run(plain(admin_url), args.users)
             log(f"import: {imported}")
+        scaling: dict[str, Any] = {}
+        if "workers" in wanted or "replica" in wanted:
+            # Servers of their own, on these ports: the ones above stop first.
+            for process in processes.values():
+                process.terminate()
+                process.wait(timeout=30)
+            if "workers" in wanted:
+                scaling["workers"] = await workers_run(
+                    workers_env(url, KEY_FILE), private, clients["staff"], driver, args.reps
+                )
+                log(f"workers: {scaling['workers']}")
+            if "replica" in wanted:
+                scaling["replica"] = await replica_run(args.duration, args.reps, 50_000, driver)
+                log(f"replica: {scaling['replica']}")
     finally:
         for process in processes.values():
             process.terminate()
@@ -606,6 +642,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "verify": verified,
         "sequencer_lag": lag,
         "import": imported,
+        **scaling,
     }
 
 
@@ -632,20 +669,27 @@ def transparency_signers() -> Any:
 async def transparency_prepare(url: str) -> dict[str, Any]:
     """At least a million access-log entries, all integrated: the time the sequencer takes for
     what is queued (a fresh load queues them all), as the service's role."""
-    from app.audit import sequencer
-
-    signers = transparency_signers()
     owner = await asyncpg.connect(plain(url))
     have = await owner.fetchval("SELECT count(*) FROM access_log")
     if have < ACCESS_ENTRIES:
         await owner.execute(_ACCESS_ENTRIES, ACCESS_ENTRIES - have)
-    queued = await owner.fetchval("SELECT count(*) FROM transparency_queue")
     await owner.close()
+    return await integrate_queued(url)
+
+
+async def integrate_queued(url: str) -> dict[str, Any]:
+    """Every queued log entry integrated, with the bench's checkpoint key, before a service
+    starts: otherwise its sequencer would be doing it during the first measurement."""
+    from app.audit import sequencer
+
     app_role = await asyncpg.connect(plain(url).replace("postgres@", "registry_app@", 1))
-    started = time.perf_counter()
-    integrated = await sequencer.integrate_all(app_role, signers)
-    seconds = time.perf_counter() - started
-    await app_role.close()
+    try:
+        queued = await app_role.fetchval("SELECT count(*) FROM transparency_queue")
+        started = time.perf_counter()
+        integrated = await sequencer.integrate_all(app_role, transparency_signers())
+        seconds = time.perf_counter() - started
+    finally:
+        await app_role.close()
     log(f"sequencer: {integrated} of {queued} queued entries in {seconds:.1f} s")
     return {"queued": queued, "integrated": integrated, "seconds": seconds}
 
@@ -802,6 +846,7 @@ def table(results: dict[str, Any]) -> str:
         )
     if results.get("import") is not None:
         lines += import_row(results["import"])
+    lines += scaling_rows(results)
     erasure = results.get("erasure")
     if erasure is not None:
         lines.append(
@@ -821,7 +866,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated: read_user,record_permission,release_100,token,audience,export,"
-        "verify,erasure,import",
+        "verify,erasure,import,workers,replica",
     )
     args = parser.parse_args()
     results = asyncio.run(main_async(args))

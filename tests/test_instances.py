@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from jose import jwt
@@ -98,6 +99,19 @@ def registration(name: str) -> dict[str, object]:
         "first_name": "Monta",
         "last_name": "Instanssia",
     }
+
+
+async def register(
+    http: httpx.AsyncClient, service: LiveService, frontend: tuple[str, str], name: str
+) -> str:
+    """A new person, registered through ``service``: their id."""
+    created = await http.post(
+        service.url + "/v1/users",
+        json=registration(f"{name}-{uuid.uuid4().hex[:6]}"),
+        headers={**bearer(await token(service, frontend)), "X-Forwarded-For": "198.51.100.9"},
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
 
 
 async def scalar(url: str, statement: str, **params: object) -> Any:
@@ -427,13 +441,7 @@ async def test_the_sequencer_runs_on_one_instance_and_moves_when_it_dies(pair: P
     staff = await make_client(pair.url, "staff")
     frontend = await make_client(pair.url, "frontend")
     async with httpx.AsyncClient(timeout=30) as http:
-        created = await http.post(
-            pair.a.url + "/v1/users",
-            json=registration(f"seq-{uuid.uuid4().hex[:6]}"),
-            headers={**bearer(await token(pair.a, frontend)), "X-Forwarded-For": "198.51.100.9"},
-        )
-        assert created.status_code == 201, created.text
-        user_id = created.json()["id"]
+        user_id = await register(http, pair.a, frontend, "seq")
         # One holder at a time, whenever looked at.
         for _ in range(10):
             holders = await _sequencer_holders(pair.url)
@@ -470,3 +478,106 @@ async def test_the_sequencer_runs_on_one_instance_and_moves_when_it_dies(pair: P
         while time.monotonic() < deadline and await checkpoint_size() <= size:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         assert await checkpoint_size() > size
+
+
+async def _many_events(url: str, user_id: str, count: int) -> None:
+    """``count`` events of the user in this month's partition (made if missing), by COPY."""
+    from datetime import UTC, datetime
+
+    from app.events.service import month_start, next_month, partition_name
+
+    now = datetime.now(UTC)
+    month = month_start(now)
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute(
+            f'CREATE TABLE IF NOT EXISTS "{partition_name(month)}" PARTITION OF events '
+            f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
+        )
+        start = datetime.combine(month, datetime.min.time(), tzinfo=UTC)
+        step = (now - start) / (count + 1)
+        await connection.copy_records_to_table(
+            "events",
+            records=[
+                (uuid.UUID(user_id), "page.view", start + step * i, "web", '{"n": 1}')
+                for i in range(count)
+            ],
+            columns=["user_id", "type", "occurred_at", "source", "properties"],
+        )
+    finally:
+        await connection.close()
+
+
+async def test_one_export_of_a_person_at_a_time_across_instances(pair: Pair) -> None:
+    frontend = await make_client(pair.url, "frontend")
+    dpo = await make_client(pair.url, "dpo")
+    async with httpx.AsyncClient(timeout=60) as http:
+        user_id = await register(http, pair.a, frontend, "export")
+        await _many_events(pair.url, user_id, 200_000)
+        dpo_token = bearer(await token(pair.a, dpo))
+        path = f"/v1/users/{user_id}/export"
+        # An export running on one instance (its client reading slowly)...
+        async with http.stream("GET", pair.a.url + path, headers=dpo_token) as running:
+            assert running.status_code == 200
+            chunks = running.aiter_bytes()
+            await anext(chunks)
+            # ...and the same person's on the other: 429, as on the first.
+            for service in (pair.b, pair.a):
+                refused = await http.get(service.url + path, headers=dpo_token)
+                assert refused.status_code == 429, refused.text
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.json()["type"].endswith("/export-already-running")
+                assert refused.headers["Retry-After"]
+            # Another person's export is not held up.
+            other = await register(http, pair.b, frontend, "other")
+            elsewhere = await http.get(f"{pair.b.url}/v1/users/{other}/export", headers=dpo_token)
+            assert elsewhere.status_code == 200, elsewhere.text
+        # Once it ended (its client went away), the person's export runs on either.
+        deadline = time.monotonic() + 10
+        while True:
+            again = await http.get(pair.b.url + path, headers=dpo_token)
+            if again.status_code == 200 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert again.status_code == 200, again.text
+        assert user_id in again.text
+
+
+async def test_two_workers_share_the_port_and_count_their_metrics_together(database: str) -> None:
+    # Pools far too big for two workers on this server: the supervisor says so at start.
+    service = LiveService(database, workers="2", db_pool_size="60")
+    await asyncio.to_thread(service.start)
+    try:
+        monitoring = await make_client(database, "monitoring")
+        # Two worker processes, each with its own pools (and its own sequencer connection,
+        # one of them holding the lock).
+        deadline = time.monotonic() + 10
+        while True:
+            sequencers = await scalar(
+                database,
+                "SELECT count(DISTINCT application_name) FROM pg_stat_activity "
+                "WHERE application_name LIKE 'registry-sequencer-%'",
+            )
+            if sequencers == 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert sequencers == 2
+        assert len(await _sequencer_holders(database)) == 1
+        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+            # New connections each time: the kernel spreads them over both workers.
+            for _ in range(40):
+                async with httpx.AsyncClient(base_url=service.url) as fresh:
+                    assert (await fresh.get("/healthz")).status_code == 200
+            metrics = await http.get("/metrics", headers=bearer(await token(service, monitoring)))
+        assert metrics.status_code == 200
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.text.splitlines()
+            if line.startswith("registry_http_requests_total{") and 'route="/healthz"' in line
+        )
+        assert counted == 40, "whichever worker answers, /metrics counts every worker's requests"
+    finally:
+        service.stop()
+    logs = service.logs()
+    assert "connection_budget_exceeded" in logs
+    assert '"workers": 2' in logs

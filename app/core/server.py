@@ -148,6 +148,7 @@ async def _prepare_workers(settings: Settings) -> EmbeddedPostgres | None:
     environment they inherit) at the result, with nothing left for them to generate or migrate.
     Metrics of all workers are gathered in one directory (prometheus-client's multiprocess
     mode)."""
+    from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
@@ -161,13 +162,16 @@ async def _prepare_workers(settings: Settings) -> EmbeddedPostgres | None:
         embedded = EmbeddedPostgres(settings.data_dir / "postgres")
         url = await asyncio.to_thread(embedded.start)
     try:
-        if embedded is not None or settings.migrate_on_start:
-            owner = create_async_engine(url, poolclass=NullPool)
-            try:
-                async with owner.begin() as connection:
+        owner = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with owner.begin() as connection:
+                if embedded is not None or settings.migrate_on_start:
                     await migrate.upgrade(connection)
-            finally:
-                await owner.dispose()
+                limit = int(await connection.scalar(text("SHOW max_connections")))
+                reserved = int(await connection.scalar(text("SHOW superuser_reserved_connections")))
+        finally:
+            await owner.dispose()
+        _check_connection_budget(settings, limit - reserved)
         create_app(settings)  # generates what is missing, where that is allowed
     except BaseException:
         if embedded is not None:
@@ -181,3 +185,19 @@ async def _prepare_workers(settings: Settings) -> EmbeddedPostgres | None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     log.info("workers_starting", workers=settings.workers, embedded=embedded is not None)
     return embedded
+
+
+def _check_connection_budget(settings: Settings, available: int) -> None:
+    """Warns when this instance's workers alone could open more connections than Postgres takes
+    (docs/scaling.md has the arithmetic for several instances)."""
+    wanted = settings.workers * settings.db_connections_per_worker
+    if wanted > available:
+        log.warning(
+            "connection_budget_exceeded",
+            workers=settings.workers,
+            per_worker=settings.db_connections_per_worker,
+            wanted=wanted,
+            postgres_allows=available,
+            advice="lower REGISTRY_DB_POOL_SIZE / _MAX_OVERFLOW / _STATEMENT_POOL_SIZE, or "
+            "raise max_connections, or put PgBouncer in between (docs/scaling.md)",
+        )

@@ -2,7 +2,9 @@
 
 An export streams from the exports' own small pool of connections, never the API's, so however
 many exports run or stall, the API keeps its connections. At most one export per user runs at a
-time, and a configured number per worker (429 with ``Retry-After`` beyond). A client that
+time (in this worker, here; across workers and instances, by a lock in the export's transaction:
+``app.requests.export``), and a configured number per worker (429 with ``Retry-After`` beyond).
+A client that
 disconnects ends the download quietly; one that stops reading is cut off by the server's stall
 deadline (``app.core.server``), which this sees as a disconnect.
 """
