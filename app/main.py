@@ -46,7 +46,7 @@ from app.notice.router import router as notice_router
 from app.privacy.router import router as privacy_router
 from app.records.router import router as records_router
 from app.register_updates.router import router as register_updates_router
-from app.requests.downloads import ExportSlots
+from app.requests.downloads import ExportLocks, ExportSlots
 from app.requests.router import router as requests_router
 from app.subject_notices import service as subject_notices
 from app.subject_notices.router import router as subject_notices_router
@@ -99,6 +99,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 # An export reads every table as of one moment.
                 isolation_level="REPEATABLE READ",
             )
+            app.state.export_locks = ExportLocks(
+                Database.from_settings(
+                    app_url, settings, pool_size=settings.exports_max_concurrent, max_overflow=0
+                )
+            )
             if settings.transparency_sequencer:
                 sequencer = Sequencer(
                     app_url.replace("+asyncpg", "", 1),
@@ -136,6 +141,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                         notices_url,
                         notices_secret.get_secret_value(),
                         settings.notification_poll_seconds,
+                        timedelta(seconds=settings.notification_lease_seconds),
                     )
                 )
             )
@@ -146,6 +152,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 task.cancel()
     finally:
         metrics.worker_exited()
+        locks = app.state.export_locks
+        if locks is not None and locks.database is not app.state.database:
+            await locks.database.dispose()
         for name in ("replica", "export_database", "database"):
             database = getattr(app.state, name, None)
             if database is not None:
@@ -176,6 +185,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.background = []
     app.state.export_database = None
     app.state.replica = None
+    app.state.export_locks = ExportLocks(database) if database is not None else None
     app.state.webhook_policy = WebhookPolicy.from_cidrs(settings.webhook_allowed_networks)
     app.state.export_slots = ExportSlots(settings.exports_max_concurrent)
     IdentityCodePolicy.allow_temporary = settings.allow_temporary_identity_codes

@@ -10,8 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,3 +127,31 @@ class LiveService:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+async def many_events(url: str, user_id: str, count: int) -> None:
+    """``count`` events of the user in this month's partition (made if missing), by COPY."""
+    from datetime import UTC, datetime
+
+    from app.events.service import month_start, next_month, partition_name
+
+    now = datetime.now(UTC)
+    month = month_start(now)
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute(
+            f'CREATE TABLE IF NOT EXISTS "{partition_name(month)}" PARTITION OF events '
+            f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
+        )
+        start = datetime.combine(month, datetime.min.time(), tzinfo=UTC)
+        step = (now - start) / (count + 1)
+        await connection.copy_records_to_table(
+            "events",
+            records=[
+                (uuid.UUID(user_id), "page.view", start + step * i, "web", '{"n": 1}')
+                for i in range(count)
+            ],
+            columns=["user_id", "type", "occurred_at", "source", "properties"],
+        )
+    finally:
+        await connection.close()

@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from jose import jwt
@@ -30,7 +29,7 @@ from app.audit.logs import SEQUENCER_LOCK
 from app.auth import service as auth_service
 from app.core.secrets import KeyedHasher
 from app.disclosures.service import seal_webhook_secret
-from tests.live import ROOT, LiveService
+from tests.live import ROOT, LiveService, many_events
 
 pytestmark = pytest.mark.slow
 
@@ -480,40 +479,12 @@ async def test_the_sequencer_runs_on_one_instance_and_moves_when_it_dies(pair: P
         assert await checkpoint_size() > size
 
 
-async def _many_events(url: str, user_id: str, count: int) -> None:
-    """``count`` events of the user in this month's partition (made if missing), by COPY."""
-    from datetime import UTC, datetime
-
-    from app.events.service import month_start, next_month, partition_name
-
-    now = datetime.now(UTC)
-    month = month_start(now)
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(
-            f'CREATE TABLE IF NOT EXISTS "{partition_name(month)}" PARTITION OF events '
-            f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
-        )
-        start = datetime.combine(month, datetime.min.time(), tzinfo=UTC)
-        step = (now - start) / (count + 1)
-        await connection.copy_records_to_table(
-            "events",
-            records=[
-                (uuid.UUID(user_id), "page.view", start + step * i, "web", '{"n": 1}')
-                for i in range(count)
-            ],
-            columns=["user_id", "type", "occurred_at", "source", "properties"],
-        )
-    finally:
-        await connection.close()
-
-
 async def test_one_export_of_a_person_at_a_time_across_instances(pair: Pair) -> None:
     frontend = await make_client(pair.url, "frontend")
     dpo = await make_client(pair.url, "dpo")
     async with httpx.AsyncClient(timeout=60) as http:
         user_id = await register(http, pair.a, frontend, "export")
-        await _many_events(pair.url, user_id, 200_000)
+        await many_events(pair.url, user_id, 200_000)
         dpo_token = bearer(await token(pair.a, dpo))
         path = f"/v1/users/{user_id}/export"
         # An export running on one instance (its client reading slowly)...
@@ -576,8 +547,54 @@ async def test_two_workers_share_the_port_and_count_their_metrics_together(datab
             if line.startswith("registry_http_requests_total{") and 'route="/healthz"' in line
         )
         assert counted == 40, "whichever worker answers, /metrics counts every worker's requests"
+        answered = list((service.data_dir / "metrics").glob("counter_*.db"))
+        assert len(answered) >= 2, "both workers answered requests"
     finally:
         service.stop()
     logs = service.logs()
     assert "connection_budget_exceeded" in logs
     assert '"workers": 2' in logs
+
+
+async def test_instances_starting_together_on_a_new_database_agree(database: str) -> None:
+    """Two instances started at the same moment on an empty database and one shared data
+    directory: they upgrade the schema one after the other (the migration lock), and generate
+    one set of keys and secrets, not one each (files made once: ``create_once``)."""
+    shared = Path(tempfile.mkdtemp(prefix="registry-together-"))
+    common = {
+        "public_url": "https://registry.test",
+        "jwt_key_activation_seconds": "0",
+    }
+    a = LiveService(database, shared, **common)
+    b = LiveService(database, shared, **common)
+    try:
+        await asyncio.gather(asyncio.to_thread(a.start), asyncio.to_thread(b.start))
+        version = await scalar(database, "SELECT count(*) FROM alembic_version")
+        assert version == 1
+        staff = await make_client(database, "staff")
+        dpo = await make_client(database, "dpo")
+        frontend = await make_client(database, "frontend")
+        async with httpx.AsyncClient(timeout=30) as http:
+            user_id = await register(http, a, frontend, "together")
+            # Sealed by one instance, opened by the other: the same identity-code key.
+            stored = await http.put(
+                f"{a.url}/v1/users/{user_id}/identity-code",
+                json={"identity_code": "131052-308T", "method": "bank_id"},
+                headers=bearer(await token(a, staff)),
+            )
+            assert stored.status_code in (200, 201), stored.text
+            read = await http.get(
+                f"{b.url}/v1/users/{user_id}/identity-code",
+                headers=bearer(await token(b, dpo)),
+            )
+            assert read.status_code == 200, read.text
+            assert read.json()["identity_code"] == "131052-308T"
+            # Each accepts the other's tokens.
+            for signer, verifier in ((a, b), (b, a)):
+                issued = await token(signer, staff)
+                response = await http.get(verifier.url + "/v1/users", headers=bearer(issued))
+                assert response.status_code == 200, response.text
+        assert len(list((shared / "identity-code-keys").glob("*.key"))) == 1
+    finally:
+        a.stop()
+        b.stop()

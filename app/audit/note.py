@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from app.core.secrets import create_once
 
 _ED25519 = b"\x01"
 _DASH = "\u2014 "
@@ -170,21 +171,13 @@ def load_or_create_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
             f"{path} is missing: set REGISTRY_TRANSPARENCY_SIGNING_KEY or "
             "REGISTRY_GENERATE_KEYS=true"
         )
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return load_or_create_key(path, create=False)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return key
+    generated = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    create_once(path, generated)  # another process may have made it first: theirs is kept
+    return load_or_create_key(path, create=False)
 
 
 def key_from_pem(pem: str) -> Ed25519PrivateKey:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import itertools
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.auth.tokens import JoseKey
+from app.core.secrets import create_once
 from app.core.settings import Settings
 
 _KID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -64,9 +64,8 @@ def write_key(directory: Path, now: datetime | None = None) -> KeyInfo:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     kid = new_kid(now)
     path = directory / f"{kid}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(generate_private_pem())
+    # Whole or not at all: the workers of every instance read this directory.
+    create_once(path, generate_private_pem())
     return KeyInfo(kid=kid, created_at=now.replace(microsecond=0), path=path)
 
 
@@ -114,7 +113,11 @@ class KeyRing:
                 created = kid_created_at(path.stem)
                 if created is None:
                     continue
-                keys[path.stem] = JoseKey(path.stem, path.read_bytes())
+                try:
+                    pem = path.read_bytes()
+                except FileNotFoundError:  # pruned by another process since the listing
+                    continue
+                keys[path.stem] = JoseKey(path.stem, pem)
                 info[path.stem] = KeyInfo(path.stem, created, path)
         if self._env_pem is not None:
             kid = _thumbprint_kid(self._env_pem)

@@ -87,44 +87,12 @@ class Selected(NamedTuple):
     subject_refs: dict[uuid.UUID, uuid.UUID]
 
 
-async def _decide(
-    connection: Any, ids: list[uuid.UUID], purpose: Purpose, channel: str
-) -> dict[uuid.UUID, tuple[dict[str, str], uuid.UUID]]:
-    """Of ``ids``, those the rule allows to be contacted on the channel and who can be: their
-    contact and pseudonymous reference."""
-    rule = rule_of(purpose)
-    users = {row["id"]: SimpleNamespace(**row) for row in await connection.fetch(_USERS, ids)}
-    states = {
-        (s["user_id"], s["channel"]): Decided(s["decision"], s["record_id"], s["purpose_version"])
-        for s in await connection.fetch(_STATES, ids, purpose.code, [channel, WHOLE_PURPOSE])
-    }
-    allowed: dict[uuid.UUID, tuple[dict[str, str], uuid.UUID]] = {}
-    for user_id in ids:
-        user = users.get(user_id)
-        if user is None:
-            continue
-        whole = states.get((user_id, WHOLE_PURPOSE))
-        specific = states.get((user_id, channel))
-        permission, _ = permission_from_states(subject_of(user), rule, channel, whole, specific)
-        contact = _contact(user, channel) if permission.allowed else None
-        if contact is not None:
-            allowed[user_id] = (contact, user.subject_ref)
-    return allowed
-
-
 async def select_page(
-    session: AsyncSession,
-    purpose: Purpose,
-    channel: str,
-    cursor: str | None,
-    limit: int,
-    *,
-    reader: AsyncSession | None = None,
+    session: AsyncSession, purpose: Purpose, channel: str, cursor: str | None, limit: int
 ) -> Selected:
-    """One page of the audience; the caller records who saw it. The candidates are read with
-    ``reader`` (the replica, when it serves); its members are then decided again on the primary
-    (``session``), so that a withdrawal or an erasure the replica has not replayed yet never
-    lets a person through, and the contact given is the current one."""
+    """One page of the audience, read with ``session`` (the replica's, when it serves: it has
+    then replayed every decision committed before the request); the caller records who saw
+    it."""
     if channel not in purpose.channels:
         raise InvalidDecision(f"Purpose `{purpose.code}` does not use the channel `{channel}`.")
     rule = rule_of(purpose)
@@ -135,11 +103,12 @@ async def select_page(
     ]
     decoded = decode_cursor(cursor, CursorUuid)
     after = decoded[0] if decoded else None
-    found: dict[uuid.UUID, tuple[dict[str, str], uuid.UUID]] = {}
+    members: list[AudienceMember] = []
+    refs: dict[uuid.UUID, uuid.UUID] = {}
     batch = max(limit, 100)
     exhausted = False
-    connection = await raw.driver(reader or session)
-    while len(found) < limit and not exhausted:
+    connection = await raw.driver(session)
+    while len(members) < limit and not exhausted:
         ids = [
             row[0]
             for row in await connection.fetch(
@@ -149,24 +118,31 @@ async def select_page(
         exhausted = len(ids) < batch
         if not ids:
             break
-        allowed = await _decide(connection, ids, purpose, channel)
+        users = {row["id"]: SimpleNamespace(**row) for row in await connection.fetch(_USERS, ids)}
+        states = {
+            (s["user_id"], s["channel"]): Decided(
+                s["decision"], s["record_id"], s["purpose_version"]
+            )
+            for s in await connection.fetch(_STATES, ids, purpose.code, [channel, WHOLE_PURPOSE])
+        }
         for user_id in ids:
             after = user_id
-            if user_id in allowed:
-                found[user_id] = allowed[user_id]
-                if len(found) == limit:
+            user = users[user_id]
+            whole = states.get((user_id, WHOLE_PURPOSE))
+            specific = states.get((user_id, channel))
+            permission, _ = permission_from_states(subject_of(user), rule, channel, whole, specific)
+            contact = _contact(user, channel) if permission.allowed else None
+            if contact is not None:
+                members.append(AudienceMember(user_id=user_id, contact=contact))
+                refs[user_id] = user.subject_ref
+                if len(members) == limit:
                     exhausted = exhausted and user_id == ids[-1]
                     break
-    if reader is not None and reader is not session and found:
-        found = await _decide(await raw.driver(session), list(found), purpose, channel)
-    next_cursor = encode_cursor([str(after)]) if found and not exhausted else None
+    next_cursor = encode_cursor([str(after)]) if members and not exhausted else None
     page = AudiencePage(
-        purpose=purpose.code,
-        channel=channel,
-        items=[AudienceMember(user_id=user_id, contact=c) for user_id, (c, _) in found.items()],
-        next_cursor=next_cursor,
+        purpose=purpose.code, channel=channel, items=members, next_cursor=next_cursor
     )
-    return Selected(page, {user_id: ref for user_id, (_, ref) in found.items()})
+    return Selected(page, refs)
 
 
 async def audience_page(
@@ -178,15 +154,11 @@ async def audience_page(
     limit: int,
     reader: AsyncSession | None = None,
 ) -> AudiencePage:
-    """A page read by the controller's own staff or DPO, recorded in the access log. (A
-    partner's read is a disclosure: see ``app.disclosures.releases.audience_for_partner``.)"""
+    """A page read by the controller's own staff or DPO (with ``reader``: the replica, when it
+    serves), recorded in the access log (with ``session``, on the primary). (A partner's read is
+    a disclosure: see ``app.disclosures.releases.audience_for_partner``.)"""
     page, refs = await select_page(
-        session,
-        await get_purpose_row(session, purpose_code),
-        channel,
-        cursor,
-        limit,
-        reader=reader,
+        reader or session, await get_purpose_row(session, purpose_code), channel, cursor, limit
     )
     await audit.log_access(
         session,

@@ -3,7 +3,8 @@ replica's lag.
 
 With several workers (``registry serve --workers N``) every worker writes its figures to
 ``PROMETHEUS_MULTIPROC_DIR`` (set by the supervisor) and ``/metrics``, whichever worker answers,
-sums them all (prometheus-client's multiprocess mode)."""
+sums them all (prometheus-client's multiprocess mode); a gauge tells the value written last, so
+a worker that died (and was restarted) leaves no stale reading behind."""
 
 import os
 
@@ -39,12 +40,12 @@ TRANSPARENCY_OLDEST_QUEUED = Gauge(
     "registry_transparency_oldest_queued_seconds",
     "Age of the oldest entry waiting for the sequencer (alert when it passes a few seconds).",
     ["log"],
-    multiprocess_mode="livemax",
+    multiprocess_mode="mostrecent",
 )
 REPLICA_LAG = Gauge(
     "registry_replica_lag_seconds",
     "How far the read replica is behind the primary, as last measured (-1: unreachable).",
-    multiprocess_mode="livemin",
+    multiprocess_mode="mostrecent",
 )
 REPLICA_READS = Counter(
     "registry_replica_reads_total",

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from app.core.settings import Settings
@@ -14,6 +15,29 @@ from app.core.settings import Settings
 
 class MissingSecret(RuntimeError):
     pass
+
+
+def create_once(path: Path, content: bytes) -> bytes:
+    """Writes ``content`` to ``path`` (mode 0600) unless it exists; returns what is there.
+
+    Whole or not at all, and once: the content goes to a temporary file that is then hard-linked
+    into place, so a process reading ``path`` never sees it half-written, and of several
+    processes making it at once (workers, instances on a shared directory) one wins and the
+    others read the winner's."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_bytes()
+        return content
+    finally:
+        os.unlink(temporary)
 
 
 def load_or_create_secret(path: Path, *, create: bool = True, setting: str = "") -> bytes:
@@ -24,12 +48,8 @@ def load_or_create_secret(path: Path, *, create: bool = True, setting: str = "")
         raise MissingSecret(
             f"{path} is missing: set {setting or 'the secret'} or REGISTRY_GENERATE_KEYS=true"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(value.hex())
-    return value
+    stored = create_once(path, secrets.token_bytes(32).hex().encode("ascii"))
+    return bytes.fromhex(stored.decode("ascii").strip())
 
 
 def service_secret(settings: Settings) -> bytes:

@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     replica_check_seconds: float = Field(
         default=1.0, gt=0, description="How often each worker measures the replica's lag."
     )
+    replica_catch_up_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="A bulk read goes to the replica only once it has replayed everything "
+        "committed on the primary before the read began; it waits this long for that, then "
+        "reads the primary.",
+    )
     exports_max_concurrent: int = Field(
         default=4, ge=1, description="Exports running at once per worker; beyond: 429."
     )
@@ -324,12 +331,14 @@ class Settings(BaseSettings):
     @property
     def db_connections_per_worker(self) -> int:
         """The most connections one worker opens on the primary: its main pool with overflow,
-        the one-statement pool, the exports' pool and the sequencer's (held or standing by)."""
+        the one-statement pool, the exports' pool, the exports' locks (one per export it may
+        run) and the sequencer's (held or standing by)."""
         return (
             self.db_pool_size
             + self.db_max_overflow
             + self.db_statement_pool_size
             + self.export_pool_size
+            + self.exports_max_concurrent
             + 1
         )
 

@@ -1,19 +1,25 @@
 """The read replica: bulk reads go to a streaming replica while it keeps up.
 
-What reads from it (``BulkSession``, ``export_database``): exports asked for by the DPO,
+What reads from it (``BulkSession``, ``export_source``): exports asked for by the DPO,
 audiences, the staff listings (users, the disclosure log, the DPO's work list), the register
 description and the record of processing. What never does: a request that writes (any method but
-GET), and a person's own reads (their export, their profile): they read their own writes on the
-primary. A GET's only write is its access-log or disclosure-log entry, on the primary, which its
-read does not depend on; an audience's members are decided again on the primary (``recheck`` in
-``app.consents.audiences``), so a withdrawal is never outrun by the replica's lag.
+GET), and a person's own reads (their export, their profile). A GET's only write is its
+access-log or disclosure-log entry, on the primary, which its read does not depend on.
+
+Never staler than the request: a read goes to the replica only once the replica has replayed the
+primary's WAL position as read when the read begins (``Replica.caught_up``: it waits up to
+``replica_catch_up_seconds``, then reads the primary). So whatever anyone committed before the
+request (a rectification, a restriction, a withdrawn permission) is in what it reads, from
+either server.
 
 How far behind it is, is measured by each worker every ``replica_check_seconds``: caught up when it
 has replayed the primary's WAL position read just before; otherwise the time since the last
 transaction it replayed (``pg_last_xact_replay_timestamp()``) or since it was last seen caught
 up, whichever is less (an idle primary commits nothing to replay, so the timestamp alone would
 call a current replica stale). Beyond ``replica_max_lag_seconds``, unmeasured for three checks,
-unreachable, or promoted (no longer in recovery), reads go to the primary.
+unreachable, or promoted (no longer in recovery), reads go to the primary without waiting. A
+replica that went away since its last measure is found out on the first connection of a read;
+a busy replica pool sends that read to the primary.
 """
 
 from __future__ import annotations
@@ -22,16 +28,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.logging import get_logger
 from app.core.metrics import REPLICA_LAG, REPLICA_READS
 from app.core.settings import Settings
+from app.db import raw
 from app.db.session import Database, Session, get_export_database
 
 log = get_logger("app.db.replica")
@@ -45,6 +53,7 @@ UNREACHABLE = (
     asyncpg.InterfaceError,
 )
 
+_REPLAYED = "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)"
 _LAG = """
 SELECT pg_is_in_recovery(),
        coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false),
@@ -72,6 +81,7 @@ class Replica:
         self.primary = primary
         self.max_lag = settings.replica_max_lag_seconds
         self.interval = settings.replica_check_seconds
+        self.catch_up = settings.replica_catch_up_seconds
         self.lag: float | None = None
         self.reason = "not measured yet"
         self.measured_at = float("-inf")
@@ -110,6 +120,18 @@ class Replica:
         REPLICA_LAG.set(self.lag)
         return self.lag
 
+    async def caught_up(self, connection: Any) -> bool:
+        """Whether the replica (``connection`` is one of its) has replayed everything committed
+        on the primary before this call, waiting up to ``replica_catch_up_seconds`` for it."""
+        async with self.primary.statement_connection() as primary:
+            position = await primary.fetchval("SELECT pg_current_wal_lsn()::text")
+        deadline = time.monotonic() + self.catch_up
+        while not await connection.fetchval(_REPLAYED, position):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
     def _unusable(self, reason: str) -> None:
         if self.reason != reason:
             log.warning("replica_bypassed", reason=reason)
@@ -146,8 +168,9 @@ class Replica:
         """The pools on the replica, as the service's role: one for bulk reads, one for exports
         (each as of one moment, like the primary's)."""
         return cls(
+            # A busy pool sends the read to the primary after a second, never a 5 s wait.
             Database.from_settings(
-                url, settings, pool_size=settings.replica_pool_size, max_overflow=0
+                url, settings, pool_size=settings.replica_pool_size, max_overflow=0, pool_timeout=1
             ),
             Database.from_settings(
                 url,
@@ -176,10 +199,18 @@ def _may_use(request: Request, replica: Replica | None) -> bool:
     return replica is not None and request.method == "GET" and replica.serving
 
 
+async def _fresh(replica: Replica, connection: Any) -> bool:
+    """Whether the replica can serve this read, on one of its connections."""
+    try:
+        return await replica.caught_up(connection)
+    except UNREACHABLE as error:
+        replica.lost(error)
+        return False
+
+
 async def get_bulk_session(request: Request, session: Session) -> AsyncIterator[AsyncSession]:
-    """A read-only transaction for a bulk read: on the replica while it serves, else the request's
-    own session on the primary. A replica gone since its last measure is found out here, before
-    the endpoint reads anything, and the read goes to the primary."""
+    """A read-only transaction for a bulk read: on the replica while it serves and has replayed
+    everything committed before now, else the request's own session on the primary."""
     replica = replica_of(request)
     if not _may_use(request, replica):
         if replica is not None:
@@ -189,9 +220,13 @@ async def get_bulk_session(request: Request, session: Session) -> AsyncIterator[
     assert replica is not None
     async with replica.database.session() as bulk:
         try:
-            await bulk.connection()
+            connection = await raw.driver(bulk)
+        except PoolTimeout:
+            connection = None  # every connection busy: this read goes to the primary
         except UNREACHABLE as error:
             replica.lost(error)
+            connection = None
+        if connection is None or not await _fresh(replica, connection):
             REPLICA_READS.labels("primary").inc()
             yield session
             return
@@ -205,56 +240,66 @@ async def get_bulk_session(request: Request, session: Session) -> AsyncIterator[
 BulkSession = Annotated[AsyncSession, Depends(get_bulk_session, scope="function")]
 
 
-def export_source(
-    request: Request, *, own: bool
-) -> tuple[Database, Callable[[BaseException], Database] | None]:
-    """Where an export reads: the replica's export pool while it serves (and the export is not the
-    person's own), with the primary's to fall back to if its first read fails; else the
-    primary's export pool."""
-    replica = replica_of(request)
-    primary = get_export_database(request)
-    if own or not _may_use(request, replica):
-        if replica is not None:
-            REPLICA_READS.labels("primary").inc()
-        return primary, None
-    assert replica is not None
+@dataclass(frozen=True)
+class ExportSource:
+    """Where an export reads: the replica's export pool while the replica serves and has caught
+    up (and the export is not the person's own), else the primary's."""
 
-    def fall_back(error: BaseException) -> Database:
-        replica.lost(error)
-        REPLICA_READS.labels("primary").inc()
-        return primary
+    primary: Database
+    replica: Replica | None
 
-    REPLICA_READS.labels("replica").inc()
-    return replica.exports, fall_back
-
-
-async def chunks_with_fallback(
-    produce: Callable[[Database], AsyncIterator[bytes]],
-    database: Database,
-    fall_back: Callable[[BaseException], Database] | None,
-) -> AsyncIterator[bytes]:
-    """``produce(database)``'s chunks; when its first chunk fails because the replica went away,
-    the whole export again from the primary (nothing has been sent yet)."""
-    chunks = produce(database)
-    try:
+    async def chunks(
+        self, produce: Callable[[Database], AsyncIterator[bytes]]
+    ) -> AsyncIterator[bytes]:
+        """``produce(database)``'s chunks; when the replica's first chunk fails because it went
+        away, the whole export again from the primary (nothing has been sent yet)."""
+        replica = self.replica if self.replica is not None and await self._fresh() else None
+        if self.replica is not None:
+            REPLICA_READS.labels("replica" if replica else "primary").inc()
+        chunks = produce(replica.exports if replica else self.primary)
         try:
-            first = await anext(aiter(chunks))
-        except StopAsyncIteration:
-            return
-        except UNREACHABLE as error:
-            if fall_back is None:
-                raise
-            await _close(chunks)
-            chunks = produce(fall_back(error))
             try:
                 first = await anext(aiter(chunks))
             except StopAsyncIteration:
                 return
-        yield first
-        async for chunk in chunks:
-            yield chunk
-    finally:
-        await _close(chunks)
+            except UNREACHABLE as error:
+                if replica is None:
+                    raise
+                replica.lost(error)
+                REPLICA_READS.labels("primary").inc()
+                await _close(chunks)
+                chunks = produce(self.primary)
+                try:
+                    first = await anext(aiter(chunks))
+                except StopAsyncIteration:
+                    return
+            yield first
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await _close(chunks)
+
+    async def _fresh(self) -> bool:
+        assert self.replica is not None
+        try:
+            async with self.replica.database.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                return await _fresh(self.replica, driver)
+        except PoolTimeout:
+            return False
+        except UNREACHABLE as error:
+            self.replica.lost(error)
+            return False
+
+
+def export_source(request: Request, *, own: bool) -> ExportSource:
+    """The person's own export reads the primary (they see what they just changed); the DPO's,
+    the replica while it serves."""
+    replica = replica_of(request)
+    usable = replica if not own and _may_use(request, replica) else None
+    if replica is not None and usable is None:
+        REPLICA_READS.labels("primary").inc()
+    return ExportSource(get_export_database(request), usable)
 
 
 async def _close(chunks: AsyncIterator[bytes]) -> None:

@@ -238,9 +238,7 @@ async def audience_for_partner(
     purpose = await get_purpose_row(session, purpose_code)
     if purpose.category not in DISCLOSABLE_CATEGORIES:
         raise PurposeNotDisclosable(f"`{purpose.code}` is not a purpose data is disclosed for.")
-    page, refs = await audiences.select_page(
-        session, purpose, channel, cursor, limit, reader=reader
-    )
+    page, refs = await audiences.select_page(reader or session, purpose, channel, cursor, limit)
     category = next(c for c, ch in CATEGORY_CHANNEL.items() if ch == channel)
     categories = [category, "name"] if channel == "post" else [category]
     await log_disclosures(

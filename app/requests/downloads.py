@@ -2,9 +2,8 @@
 
 An export streams from the exports' own small pool of connections, never the API's, so however
 many exports run or stall, the API keeps its connections. At most one export per user runs at a
-time (in this worker, here; across workers and instances, by a lock in the export's transaction:
-``app.requests.export``), and a configured number per worker (429 with ``Retry-After`` beyond).
-A client that
+time, across every worker and instance (``ExportLocks``), and a configured number per worker
+(429 with ``Retry-After`` beyond). A client that
 disconnects ends the download quietly; one that stops reading is cut off by the server's stall
 deadline (``app.core.server``), which this sees as a disconnect.
 """
@@ -12,14 +11,17 @@ deadline (``app.core.server``), which this sees as a disconnect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.core.errors import AppError, problem_response
 from app.core.logging import get_logger
+from app.db.session import Database
 
 log = get_logger("app.requests.downloads")
 
@@ -59,6 +61,37 @@ class ExportSlots:
         return lambda: self.running.discard(user_id)
 
 
+class ExportLocks:
+    """One export per person at a time across every worker and instance: a session-level
+    advisory lock on the primary, on a connection of a small pool of its own (as many as the
+    exports this worker may run, so taking one never waits), held while the export streams,
+    wherever it reads (the primary or the replica). Given back when the export ends, or by
+    Postgres when the process dies and its connection closes."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @asynccontextmanager
+    async def hold(self, user_id: uuid.UUID) -> AsyncIterator[None]:
+        async with self.database.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            assert raw is not None
+            key = f"export {user_id}"
+            if not await raw.fetchval(_TRY_LOCK, key):
+                raise ExportAlreadyRunning(
+                    "Wait for the running export of this user to finish; try again in 30 seconds.",
+                    headers={"Retry-After": "30"},
+                )
+            try:
+                yield
+            finally:
+                await raw.fetchval(_UNLOCK, key)
+
+
+_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 11))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 11))"
+
+
 class ExportDownload(Response):
     """Streams ``produce()`` to the client, starting the answer with the first chunk: an error
     before it (the database away, say) is still a problem response. The export holds one of the
@@ -70,6 +103,7 @@ class ExportDownload(Response):
         produce: Callable[[], AsyncIterator[bytes]],
         *,
         slots: ExportSlots,
+        locks: ExportLocks,
         user_id: uuid.UUID,
         media_type: str,
         filename: str,
@@ -82,29 +116,40 @@ class ExportDownload(Response):
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.produce = produce
         self.slots = slots
+        self.locks = locks
         self.user_id = user_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The slot is taken here, once the request's transaction has committed: an export that
-        # never starts never holds one.
+        # The slot and the lock are taken here, once the request's transaction has committed: an
+        # export that never starts never holds them.
         try:
             release = self.slots.acquire(self.user_id)
         except AppError as busy:
-            refusal = problem_response(
-                scope["path"],
-                busy.status,
-                busy.type,
-                busy.title,
-                busy.detail,
-                headers=busy.headers,
-                request_id=scope.get("state", {}).get("request_id"),
-            )
-            await refusal(scope, receive, send)
+            await self._refuse(busy, scope, receive, send)
             return
         try:
-            await self._stream(scope, receive, send)
+            async with contextlib.AsyncExitStack() as held:
+                try:
+                    await held.enter_async_context(self.locks.hold(self.user_id))
+                except AppError as busy:
+                    await self._refuse(busy, scope, receive, send)
+                    return
+                await self._stream(scope, receive, send)
         finally:
             release()
+
+    @staticmethod
+    async def _refuse(busy: AppError, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = problem_response(
+            scope["path"],
+            busy.status,
+            busy.type,
+            busy.title,
+            busy.detail,
+            headers=busy.headers,
+            request_id=scope.get("state", {}).get("request_id"),
+        )
+        await refusal(scope, receive, send)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()

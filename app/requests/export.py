@@ -34,7 +34,6 @@ from app.notice import texts
 from app.privacy import access, summary
 from app.privacy.access import PersonsData
 from app.privacy.vocabulary import CATEGORIES
-from app.requests.downloads import ExportAlreadyRunning
 from app.users.identity_codes import IdentityCodeCipher, Sealed
 
 FORMAT = "huutokaupat-registry-export/2"
@@ -84,25 +83,11 @@ async def _head(
     return head
 
 
-async def _one_export_per_person(connection: asyncpg.Connection, user_id: uuid.UUID) -> None:
-    """One export of a person at a time, across every worker and instance reading this database:
-    a transaction-level advisory lock in the export's own transaction, given back when it ends,
-    however it ends. (Each worker also counts its own exports: ``ExportSlots``.)"""
-    if not await connection.fetchval(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 11))", f"export {user_id}"
-    ):
-        raise ExportAlreadyRunning(
-            "Wait for the running export of this user to finish; try again in 30 seconds.",
-            headers={"Retry-After": "30"},
-        )
-
-
 async def _read(
     session: AsyncSession, cipher: IdentityCodeCipher, user_id: uuid.UUID, kind: str, full: bool
 ) -> tuple[asyncpg.Connection, PersonsData]:
     """The person's small tables, read once in the session's snapshot."""
     connection = await access.snapshot(session)
-    await _one_export_per_person(connection, user_id)
     data = await access.read_small_tables(
         connection, user_id, kind, Revealing(connection, cipher, user_id), full_identity_code=full
     )

@@ -13,7 +13,7 @@ from app.audit import service as audit
 from app.auth.dependencies import Principal, UserRef, require, resolve_user_id
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Cursor, limit_query
-from app.db.replica import BulkSession, chunks_with_fallback, export_source
+from app.db.replica import BulkSession, export_source
 from app.db.session import Database, Session
 from app.idempotency.service import IdempotentRoute
 from app.requests import erasure, export, service
@@ -270,10 +270,11 @@ async def _export(
 
     # The DPO's exports read from the replica while it keeps up; the person's own, from the
     # primary (they see what they just changed).
-    database, fall_back = export_source(request, own=caller.is_user)
+    source = export_source(request, own=caller.is_user)
     return ExportDownload(
-        lambda: chunks_with_fallback(produce, database, fall_back),
+        lambda: source.chunks(produce),
         slots=request.app.state.export_slots,
+        locks=request.app.state.export_locks,
         user_id=user_id,
         media_type="application/zip" if zipped else "application/json",
         filename=f"export-{user_id.hex[:8]}.{'zip' if zipped else 'json'}",

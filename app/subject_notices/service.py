@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 from html import escape
 from typing import Any
 
@@ -15,6 +16,7 @@ from app.core.logging import get_logger
 from app.core.pagination import CursorId, decode_cursor, encode_cursor
 from app.db import raw
 from app.db.session import Database
+from app.disclosures.notifications import LEASE
 from app.disclosures.webhooks import WebhookClients, outcome, post_signed
 from app.subject_notices import texts
 from app.subject_notices.models import SubjectNotice
@@ -84,10 +86,11 @@ PAGE_STYLE = (
     "time{color:#5b6678;font-size:.9rem}"
 )
 
-# Lease-based delivery, as for recipients' notifications (app.disclosures.notifications).
+# Lease-based delivery, as for recipients' notifications (app.disclosures.notifications), with
+# the same lease (REGISTRY_NOTIFICATION_LEASE_SECONDS).
 _CLAIM = """
 UPDATE subject_notices SET attempts = attempts + 1,
-    next_attempt_at = clock_timestamp() + interval '60 seconds'
+    next_attempt_at = clock_timestamp() + $1::interval
 WHERE id = (
     SELECT id FROM subject_notices
     WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= clock_timestamp()
@@ -97,13 +100,18 @@ RETURNING id, attempts, user_id, kind, language, title, body, details, created_a
 
 
 async def deliver_due(
-    database: Database, clients: WebhookClients, url: str, secret: str, limit: int = 100
+    database: Database,
+    clients: WebhookClients,
+    url: str,
+    secret: str,
+    limit: int = 100,
+    lease: timedelta = LEASE,
 ) -> int:
     """Sends the due notices to the frontend's webhook, one at a time; returns how many went."""
     sent = 0
     for _ in range(limit):
         async with database.session() as session, session.begin():
-            row = await (await raw.driver(session)).fetchrow(_CLAIM)
+            row = await (await raw.driver(session)).fetchrow(_CLAIM, lease)
         if row is None:
             break
         details = row["details"]
@@ -131,13 +139,18 @@ async def deliver_due(
 
 
 async def delivery_loop(
-    database: Database, clients: WebhookClients, url: str, secret: str, interval: float
+    database: Database,
+    clients: WebhookClients,
+    url: str,
+    secret: str,
+    interval: float,
+    lease: timedelta = LEASE,
 ) -> None:
     """Runs for the life of the service when the frontend's webhook is configured."""
     try:
         while True:
             try:
-                await deliver_due(database, clients, url, secret)
+                await deliver_due(database, clients, url, secret, lease=lease)
             except Exception:
                 log.exception("subject_notice_delivery_failed")
             await asyncio.sleep(interval)

@@ -9,11 +9,9 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import insert, select, update
@@ -46,11 +44,8 @@ class Sealed:
     ciphertext: bytes
 
 
-def new_key_file(directory: Path) -> str:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
-    load_or_create_secret(directory / f"{key_id}.key")
-    return key_id
+# Sorts before every generated key id (a time): a rotated key takes over from it.
+FIRST_KEY_ID = "00000000T000000Z-first"
 
 
 class IdentityCodeCipher:
@@ -75,7 +70,9 @@ class IdentityCodeCipher:
                         f"no identity-code keys in {directory}: set "
                         "REGISTRY_IDENTITY_CODE_KEYS or REGISTRY_GENERATE_KEYS=true"
                     )
-                new_key_file(directory)
+                # The first key has a fixed id: instances starting together on a shared
+                # directory make it once, and all encrypt with the same key.
+                load_or_create_secret(directory / f"{FIRST_KEY_ID}.key")
             for path in sorted(directory.glob("*.key")):
                 keys[path.stem] = bytes.fromhex(path.read_text(encoding="ascii").strip())
         for kid, key in keys.items():
