@@ -68,6 +68,7 @@ Every error is `application/problem+json` (RFC 9457).
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     embedded: EmbeddedPostgres | None = None
+    metrics.forget_dead_workers()
     try:
         if app.state.database is None:
             url = settings.database_url

@@ -427,7 +427,10 @@ async def _sequencer_holders(url: str) -> list[str]:
                 text(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
                     "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"
+                    "AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1 "
+                    # Advisory locks are per database; other databases have sequencers too.
+                    "AND l.database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database())"
                 ),
                 {"key": SEQUENCER_LOCK},
             )
@@ -527,7 +530,8 @@ async def test_two_workers_share_the_port_and_count_their_metrics_together(datab
             sequencers = await scalar(
                 database,
                 "SELECT count(DISTINCT application_name) FROM pg_stat_activity "
-                "WHERE application_name LIKE 'registry-sequencer-%'",
+                "WHERE application_name LIKE 'registry-sequencer-%' "
+                "AND datname = current_database()",
             )
             if sequencers == 2 or time.monotonic() > deadline:
                 break

@@ -193,7 +193,8 @@ async def _copies_of_events(url: str) -> int:
                 await connection.scalar(
                     text(
                         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'registry_app' "
-                        "AND state = 'active' AND query ILIKE 'COPY%events%'"
+                        "AND state = 'active' AND query ILIKE 'COPY%events%' "
+                        "AND datname = current_database()"
                     )
                 )
             )

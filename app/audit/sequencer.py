@@ -172,6 +172,9 @@ class Sequencer:
             finally:
                 if self.holding:
                     log.info("sequencer_released")
+                    # Another process reports the queue from now on.
+                    for log_ in LOGS.values():
+                        TRANSPARENCY_OLDEST_QUEUED.labels(log_.name).set(0)
                 self.holding = False
                 connection.terminate()
             await asyncio.sleep(self.standby)

@@ -3,11 +3,14 @@ replica's lag.
 
 With several workers (``registry serve --workers N``) every worker writes its figures to
 ``PROMETHEUS_MULTIPROC_DIR`` (set by the supervisor) and ``/metrics``, whichever worker answers,
-sums them all (prometheus-client's multiprocess mode); a gauge tells the value written last, so
-a worker that died (and was restarted) leaves no stale reading behind."""
+sums them all (prometheus-client's multiprocess mode); a gauge tells the highest value of the
+workers alive: a worker forgets its own figures when it stops, and one starting forgets those of
+workers that died (and were restarted by the supervisor)."""
 
 import os
+from pathlib import Path
 
+import psutil
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -40,12 +43,12 @@ TRANSPARENCY_OLDEST_QUEUED = Gauge(
     "registry_transparency_oldest_queued_seconds",
     "Age of the oldest entry waiting for the sequencer (alert when it passes a few seconds).",
     ["log"],
-    multiprocess_mode="mostrecent",
+    multiprocess_mode="livemax",
 )
 REPLICA_LAG = Gauge(
     "registry_replica_lag_seconds",
     "How far the read replica is behind the primary, as last measured (-1: unreachable).",
-    multiprocess_mode="mostrecent",
+    multiprocess_mode="livemax",
 )
 REPLICA_READS = Counter(
     "registry_replica_reads_total",
@@ -66,6 +69,21 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def forget_dead_workers() -> None:
+    """Drops the live gauges of workers that died without stopping (SIGKILL, out of memory)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    pids = set()
+    for path in Path(directory).glob("*_*.db"):
+        number = path.stem.rsplit("_", 1)[-1]
+        if number.isdigit():
+            pids.add(int(number))
+    for pid in pids:
+        if not psutil.pid_exists(pid):
+            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def worker_exited() -> None:

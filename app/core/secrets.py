@@ -35,9 +35,26 @@ def create_once(path: Path, content: bytes) -> bytes:
             os.link(temporary, path)
         except FileExistsError:
             return path.read_bytes()
+        except OSError:  # a filesystem without hard links: created exclusively, written at once
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return path.read_bytes()
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+        _sync_directory(path.parent)
         return content
     finally:
         os.unlink(temporary)
+
+
+def _sync_directory(directory: Path) -> None:
+    """The new name survives a crash, as the content does."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_or_create_secret(path: Path, *, create: bool = True, setting: str = "") -> bytes:

@@ -40,7 +40,7 @@ from app.core.logging import get_logger
 from app.core.metrics import REPLICA_LAG, REPLICA_READS
 from app.core.settings import Settings
 from app.db import raw
-from app.db.session import Database, Session, get_export_database
+from app.db.session import Database, Session, get_database, get_export_database
 
 log = get_logger("app.db.replica")
 
@@ -53,6 +53,10 @@ UNREACHABLE = (
     asyncpg.InterfaceError,
 )
 
+# Where the primary's WAL ends now, commits not yet flushed included (synchronous_commit = off,
+# as the bulk import sets it): a replica that has replayed up to it has every transaction
+# committed before.
+POSITION = "SELECT pg_current_wal_insert_lsn()::text"
 _REPLAYED = "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)"
 _LAG = """
 SELECT pg_is_in_recovery(),
@@ -86,13 +90,14 @@ class Replica:
         self.reason = "not measured yet"
         self.measured_at = float("-inf")
         self.caught_up_at = float("-inf")
+        self.not_caught_up_at = float("-inf")  # a read waited for it in vain
 
     async def measure(self) -> float | None:
         """Measures the lag now; ``None`` when the replica cannot serve."""
         started = time.monotonic()
         try:
             async with self.primary.statement_connection() as primary:
-                position = await primary.fetchval("SELECT pg_current_wal_lsn()::text")
+                position = await primary.fetchval(POSITION)
             async with self.database.engine.connect() as connection:
                 raw = (await connection.get_raw_connection()).driver_connection
                 assert raw is not None
@@ -120,14 +125,14 @@ class Replica:
         REPLICA_LAG.set(self.lag)
         return self.lag
 
-    async def caught_up(self, connection: Any) -> bool:
-        """Whether the replica (``connection`` is one of its) has replayed everything committed
-        on the primary before this call, waiting up to ``replica_catch_up_seconds`` for it."""
-        async with self.primary.statement_connection() as primary:
-            position = await primary.fetchval("SELECT pg_current_wal_lsn()::text")
+    async def caught_up(self, connection: Any, position: str) -> bool:
+        """Whether the replica (``connection`` is one of its) has replayed the primary's WAL up
+        to ``position``, waiting up to ``replica_catch_up_seconds`` for it. When it has not,
+        reads go to the primary without waiting until the next measure."""
         deadline = time.monotonic() + self.catch_up
         while not await connection.fetchval(_REPLAYED, position):
             if time.monotonic() >= deadline:
+                self.not_caught_up_at = time.monotonic()
                 return False
             await asyncio.sleep(0.005)
         return True
@@ -147,7 +152,8 @@ class Replica:
     @property
     def serving(self) -> bool:
         fresh = time.monotonic() - self.measured_at <= 3 * self.interval
-        return fresh and self.lag is not None and self.lag <= self.max_lag
+        waited_in_vain = self.not_caught_up_at > self.measured_at
+        return fresh and not waited_in_vain and self.lag is not None and self.lag <= self.max_lag
 
     def state(self) -> ReplicaState:
         stale = time.monotonic() - self.measured_at > 3 * self.interval
@@ -199,10 +205,13 @@ def _may_use(request: Request, replica: Replica | None) -> bool:
     return replica is not None and request.method == "GET" and replica.serving
 
 
-async def _fresh(replica: Replica, connection: Any) -> bool:
-    """Whether the replica can serve this read, on one of its connections."""
+async def _replayed(replica: Replica, connection: Any, position: str | None) -> bool:
+    """Whether the replica can serve a read begun at ``position`` (None: the primary's position
+    could not be read, and the read goes to the primary, faring as it will there)."""
+    if position is None:
+        return False
     try:
-        return await replica.caught_up(connection)
+        return await replica.caught_up(connection, position)
     except UNREACHABLE as error:
         replica.lost(error)
         return False
@@ -218,23 +227,29 @@ async def get_bulk_session(request: Request, session: Session) -> AsyncIterator[
         yield session
         return
     assert replica is not None
-    async with replica.database.session() as bulk:
-        try:
-            connection = await raw.driver(bulk)
-        except PoolTimeout:
-            connection = None  # every connection busy: this read goes to the primary
-        except UNREACHABLE as error:
-            replica.lost(error)
-            connection = None
-        if connection is None or not await _fresh(replica, connection):
-            REPLICA_READS.labels("primary").inc()
-            yield session
-            return
-        REPLICA_READS.labels("replica").inc()
-        try:
-            yield bulk
-        finally:
-            await bulk.rollback()
+    # Where the primary's WAL ends as this read begins, read in the request's own transaction
+    # (its access-log entry goes there anyway).
+    position = await (await raw.driver(session)).fetchval(POSITION)
+    bulk = replica.database.session()
+    fresh = False
+    try:
+        fresh = await _replayed(replica, await raw.driver(bulk), position)
+    except PoolTimeout:
+        pass  # every connection of the replica busy for a second: this read goes to the primary
+    except UNREACHABLE as error:
+        replica.lost(error)
+    finally:
+        if not fresh:
+            await bulk.close()  # its connection back before the primary is read
+    if not fresh:
+        REPLICA_READS.labels("primary").inc()
+        yield session
+        return
+    REPLICA_READS.labels("replica").inc()
+    try:
+        yield bulk
+    finally:
+        await bulk.close()
 
 
 BulkSession = Annotated[AsyncSession, Depends(get_bulk_session, scope="function")]
@@ -242,20 +257,22 @@ BulkSession = Annotated[AsyncSession, Depends(get_bulk_session, scope="function"
 
 @dataclass(frozen=True)
 class ExportSource:
-    """Where an export reads: the replica's export pool while the replica serves and has caught
-    up (and the export is not the person's own), else the primary's."""
+    """Where an export reads: the replica's export pool while the replica serves and has
+    replayed everything committed before the export began (and the export is not the person's
+    own), else the primary's."""
 
     primary: Database
     replica: Replica | None
+    # Where the primary's position is read: the API's one-statement pool (one short statement).
+    positions: Database
 
     async def chunks(
         self, produce: Callable[[Database], AsyncIterator[bytes]]
     ) -> AsyncIterator[bytes]:
         """``produce(database)``'s chunks; when the replica's first chunk fails because it went
-        away, the whole export again from the primary (nothing has been sent yet)."""
+        away (or its export pool stayed busy), the whole export again from the primary: nothing
+        has been sent yet."""
         replica = self.replica if self.replica is not None and await self._fresh() else None
-        if self.replica is not None:
-            REPLICA_READS.labels("replica" if replica else "primary").inc()
         chunks = produce(replica.exports if replica else self.primary)
         try:
             try:
@@ -265,14 +282,17 @@ class ExportSource:
             except UNREACHABLE as error:
                 if replica is None:
                     raise
-                replica.lost(error)
-                REPLICA_READS.labels("primary").inc()
+                if not isinstance(error, PoolTimeout):
+                    replica.lost(error)
+                replica = None
                 await _close(chunks)
                 chunks = produce(self.primary)
                 try:
                     first = await anext(aiter(chunks))
                 except StopAsyncIteration:
                     return
+            if self.replica is not None:
+                REPLICA_READS.labels("replica" if replica else "primary").inc()
             yield first
             async for chunk in chunks:
                 yield chunk
@@ -282,9 +302,14 @@ class ExportSource:
     async def _fresh(self) -> bool:
         assert self.replica is not None
         try:
+            async with self.positions.statement_connection() as primary:
+                position = await primary.fetchval(POSITION)
+        except UNREACHABLE:
+            return False
+        try:
             async with self.replica.database.engine.connect() as connection:
                 driver = (await connection.get_raw_connection()).driver_connection
-                return await _fresh(self.replica, driver)
+                return await _replayed(self.replica, driver, position)
         except PoolTimeout:
             return False
         except UNREACHABLE as error:
@@ -299,7 +324,7 @@ def export_source(request: Request, *, own: bool) -> ExportSource:
     usable = replica if not own and _may_use(request, replica) else None
     if replica is not None and usable is None:
         REPLICA_READS.labels("primary").inc()
-    return ExportSource(get_export_database(request), usable)
+    return ExportSource(get_export_database(request), usable, get_database(request))
 
 
 async def _close(chunks: AsyncIterator[bytes]) -> None:

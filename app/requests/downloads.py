@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.core.errors import AppError, problem_response
 from app.core.logging import get_logger
+from app.db import raw
 from app.db.session import Database
 
 log = get_logger("app.requests.downloads")
@@ -62,34 +63,31 @@ class ExportSlots:
 
 
 class ExportLocks:
-    """One export per person at a time across every worker and instance: a session-level
-    advisory lock on the primary, on a connection of a small pool of its own (as many as the
-    exports this worker may run, so taking one never waits), held while the export streams,
-    wherever it reads (the primary or the replica). Given back when the export ends, or by
-    Postgres when the process dies and its connection closes."""
+    """One export per person at a time across every worker and instance: a transaction-level
+    advisory lock on the primary, in a transaction of its own on a connection of a small pool
+    of its own (as many as the exports this worker may run, so taking one never waits), held
+    while the export streams, wherever it reads (the primary or the replica). Given back when
+    that transaction ends (the export ended, however), or by Postgres when the process dies and
+    its connection closes. Transaction-level, so that it holds behind PgBouncer in transaction
+    mode too and can never be left behind on a pooled connection; the transaction takes no
+    snapshot, so it holds back no vacuum while the export runs."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
 
     @asynccontextmanager
     async def hold(self, user_id: uuid.UUID) -> AsyncIterator[None]:
-        async with self.database.engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
-            assert raw is not None
-            key = f"export {user_id}"
-            if not await raw.fetchval(_TRY_LOCK, key):
+        async with self.database.session() as session:
+            connection = await raw.driver(session)  # its transaction begun
+            if not await connection.fetchval(_TRY_LOCK, f"export {user_id}"):
                 raise ExportAlreadyRunning(
                     "Wait for the running export of this user to finish; try again in 30 seconds.",
                     headers={"Retry-After": "30"},
                 )
-            try:
-                yield
-            finally:
-                await raw.fetchval(_UNLOCK, key)
+            yield
 
 
-_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 11))"
-_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 11))"
+_TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 11))"
 
 
 class ExportDownload(Response):
