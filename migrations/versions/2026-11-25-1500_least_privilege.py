@@ -23,7 +23,12 @@ def upgrade() -> None:
     # The service logs in as registry_app itself (not as the owner with SET ROLE, which it could
     # RESET): it owns nothing, so it can neither change the append-only tables nor disable their
     # triggers. With password authentication, give it a password out of band.
-    op.execute("ALTER ROLE registry_app LOGIN")
+    # Only when it cannot yet: roles belong to the whole server, and databases on one server
+    # migrated at the same moment would otherwise update the same catalog row at once.
+    op.execute(
+        "DO $$ BEGIN IF NOT (SELECT rolcanlogin FROM pg_roles WHERE rolname = 'registry_app') "
+        "THEN ALTER ROLE registry_app LOGIN; END IF; END $$"
+    )
     # Monthly event partitions are DDL, which only the owner may run: the service asks for one
     # through this function, which runs with its owner's rights and can do nothing else.
     op.execute(
