@@ -358,7 +358,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if "replica" in args.only:
         results["replica"] = await replica_run(args.duration, args.reps, args.replica_users, driver)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scaling-latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    latest = RESULTS / "scaling-latest.json"
+    # A run of one part (--only) keeps the other's latest figures.
+    kept = json.loads(latest.read_text()) if latest.exists() else {}
+    latest.write_text(json.dumps({**kept, **results}, indent=2) + "\n")
     return results
 
 
