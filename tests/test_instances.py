@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -602,3 +603,31 @@ async def test_instances_starting_together_on_a_new_database_agree(database: str
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_new_identity_code_key_seals_only_once_every_instance_can_have_it() -> None:
+    """A rolling deploy adds an identity-code key to the instances one by one: until its
+    activation has passed, no instance seals with it, so those without it yet open every code."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.users.identity_codes import IdentityCodeCipher
+
+    user_id, code, index = uuid.uuid4(), "131052-308T", bytes(32)
+    old_id = "20250101T000000Z-old"
+    new_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-new"
+    keys = {old_id: os.urandom(32), new_id: os.urandom(32)}
+    hour = timedelta(hours=1)
+    upgraded = IdentityCodeCipher(keys, index, hour)
+    not_yet = IdentityCodeCipher({old_id: keys[old_id]}, index, hour)
+    sealed = upgraded.seal(user_id, code)
+    assert sealed.key_id == old_id
+    assert not_yet.open(user_id, sealed) == code
+    # Once active (here: no activation time), the new key seals; every key still opens.
+    active = IdentityCodeCipher(keys, index, timedelta(0))
+    resealed = active.seal(user_id, code)
+    assert resealed.key_id == new_id
+    assert upgraded.open(user_id, resealed) == code
+    assert active.open(user_id, sealed) == code
+    # Key ids that are not times are active at once, the greatest sealing, as before.
+    named = IdentityCodeCipher({"k1": os.urandom(32), "k2": os.urandom(32)}, index, hour)
+    assert named.active_key_id == "k2"

@@ -231,6 +231,13 @@ class Settings(BaseSettings):
         description='JSON {"<key id>": "<base64 of 32 bytes>"}; the greatest key id encrypts. '
         "Default: key files in <data_dir>/identity-code-keys.",
     )
+    identity_code_key_activation_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="A new identity-code key (its id starting with its creation time, "
+        "YYYYmmddTHHMMSSZ-...) seals only this long after it was made: time to give it to every "
+        "instance before any of them seals with it. Every configured key opens at once.",
+    )
     identity_code_index_key: SecretStr | None = Field(
         default=None,
         description="Key of the identity codes' lookup HMAC. "

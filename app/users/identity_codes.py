@@ -11,7 +11,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import insert, select, update
@@ -48,13 +48,42 @@ class Sealed:
 FIRST_KEY_ID = "00000000T000000Z-first"
 
 
+_KEY_TIME = "%Y%m%dT%H%M%SZ"
+
+
+def key_created_at(key_id: str) -> datetime | None:
+    """The time a key id starts with (``20261126T120000Z-...``), if it does."""
+    try:
+        return datetime.strptime(key_id.split("-", 1)[0], _KEY_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 class IdentityCodeCipher:
-    def __init__(self, keys: dict[str, bytes], index_key: bytes) -> None:
+    """Every configured key opens; the newest *active* key seals. A key whose id starts with its
+    creation time becomes active ``activation`` after it, so that a key added to every instance
+    one by one (a rolling deploy) seals nothing before all of them can open it; other ids are
+    active at once."""
+
+    def __init__(
+        self, keys: dict[str, bytes], index_key: bytes, activation: timedelta = timedelta(0)
+    ) -> None:
         if not keys:
             raise ValueError("no identity-code encryption key")
         self._keys = {kid: AESGCM(key) for kid, key in keys.items()}
-        self.active_key_id = max(keys)  # key ids sort by creation time
+        # When each key starts sealing (None: at once).
+        self._active_from = {
+            kid: None if (created := key_created_at(kid)) is None else created + activation
+            for kid in keys
+        }
         self._index_key = index_key
+
+    @property
+    def active_key_id(self) -> str:
+        now = datetime.now(UTC)
+        active = [kid for kid, start in self._active_from.items() if start is None or start <= now]
+        # Key ids sort by creation time; before any is active, the oldest seals.
+        return max(active) if active else min(self._keys)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IdentityCodeCipher:
@@ -88,7 +117,9 @@ class IdentityCodeCipher:
                 create=settings.may_generate_keys,
                 setting="REGISTRY_IDENTITY_CODE_INDEX_KEY",
             )
-        return cls(keys, index_key)
+        return cls(
+            keys, index_key, timedelta(seconds=settings.identity_code_key_activation_seconds)
+        )
 
     def seal(self, user_id: uuid.UUID, code: str) -> Sealed:
         nonce = os.urandom(12)
