@@ -9,8 +9,6 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from app.audit.logs import Signers
 from app.audit.router import router as audit_router
@@ -76,13 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 embedded = EmbeddedPostgres(settings.data_dir / "postgres")
                 url = await asyncio.to_thread(embedded.start)
             if embedded is not None or settings.migrate_on_start:
-                # With the login role (the schema's owner), not REGISTRY_DB_ROLE.
-                owner = create_async_engine(url, poolclass=NullPool)
-                try:
-                    async with owner.begin() as connection:
-                        await migrate.upgrade(connection)
-                finally:
-                    await owner.dispose()
+                await migrate.upgrade_database(url)
                 log.info("migrated", embedded=embedded is not None)
             # The service logs in as the restricted role: it cannot change the append-only logs
             # nor disable their triggers, whatever it runs.
@@ -91,15 +83,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await app.state.database.open_statement_pool(
                 app_url.replace("+asyncpg", "", 1), settings
             )
-            app.state.export_database = Database.from_settings(
-                app_url,
-                settings,
-                pool_size=settings.export_pool_size,
-                max_overflow=0,
-                pool_timeout=60,
-                # An export reads every table as of one moment.
-                isolation_level="REPEATABLE READ",
-            )
+            app.state.export_database = Database.for_exports(app_url, settings)
             app.state.export_locks = ExportLocks(
                 Database.from_settings(
                     app_url, settings, pool_size=settings.exports_max_concurrent, max_overflow=0

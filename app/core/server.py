@@ -148,10 +148,6 @@ async def _prepare_workers(settings: Settings) -> EmbeddedPostgres | None:
     environment they inherit) at the result, with nothing left for them to generate or migrate.
     Metrics of all workers are gathered in one directory (prometheus-client's multiprocess
     mode)."""
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
-
     from app.db import migrate
     from app.db.embedded import EmbeddedPostgres
     from app.main import create_app
@@ -162,16 +158,9 @@ async def _prepare_workers(settings: Settings) -> EmbeddedPostgres | None:
         embedded = EmbeddedPostgres(settings.data_dir / "postgres")
         url = await asyncio.to_thread(embedded.start)
     try:
-        owner = create_async_engine(url, poolclass=NullPool)
-        try:
-            async with owner.begin() as connection:
-                if embedded is not None or settings.migrate_on_start:
-                    await migrate.upgrade(connection)
-                limit = int(await connection.scalar(text("SHOW max_connections")))
-                reserved = int(await connection.scalar(text("SHOW superuser_reserved_connections")))
-        finally:
-            await owner.dispose()
-        _check_connection_budget(settings, limit - reserved)
+        if embedded is not None or settings.migrate_on_start:
+            await migrate.upgrade_database(url)
+        await _check_connection_budget(settings, url)
         create_app(settings)  # generates what is missing, where that is allowed
     except BaseException:
         if embedded is not None:
@@ -187,9 +176,19 @@ async def _prepare_workers(settings: Settings) -> EmbeddedPostgres | None:
     return embedded
 
 
-def _check_connection_budget(settings: Settings, available: int) -> None:
+async def _check_connection_budget(settings: Settings, url: str) -> None:
     """Warns when this instance's workers alone could open more connections than Postgres takes
     (docs/scaling.md has the arithmetic for several instances)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("+asyncpg", "", 1))
+    try:
+        available = await connection.fetchval(
+            "SELECT current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+        )
+    finally:
+        await connection.close()
     wanted = settings.workers * settings.db_connections_per_worker
     if wanted > available:
         log.warning(

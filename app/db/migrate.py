@@ -9,7 +9,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parents[2]
 # Held (for the transaction) by whoever upgrades: instances starting together with
@@ -50,6 +51,17 @@ async def upgrade(connection: AsyncConnection, revision: str = "head") -> None:
     """Upgrades in the connection's transaction, one process at a time."""
     await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     await connection.run_sync(_upgrade, revision)
+
+
+async def upgrade_database(url: str) -> None:
+    """Upgrades the database at ``url`` as its login role (the schema's owner, not
+    REGISTRY_DB_ROLE), on a connection of its own."""
+    owner = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with owner.begin() as connection:
+            await upgrade(connection)
+    finally:
+        await owner.dispose()
 
 
 async def downgrade(connection: AsyncConnection, revision: str = "base") -> None:

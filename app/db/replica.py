@@ -98,10 +98,8 @@ class Replica:
         try:
             async with self.primary.statement_connection() as primary:
                 position = await primary.fetchval(POSITION)
-            async with self.database.engine.connect() as connection:
-                raw = (await connection.get_raw_connection()).driver_connection
-                assert raw is not None
-                in_recovery, caught_up, since_replay = await raw.fetchrow(_LAG, position)
+            async with self.database.statement_connection() as replica:
+                in_recovery, caught_up, since_replay = await replica.fetchrow(_LAG, position)
         except UNREACHABLE as error:
             self._unusable(f"unreachable ({type(error).__name__})")
             return None
@@ -150,13 +148,21 @@ class Replica:
         self._unusable(f"unreachable ({type(error).__name__})")
 
     @property
+    def _stale(self) -> bool:
+        return time.monotonic() - self.measured_at > 3 * self.interval
+
+    @property
     def serving(self) -> bool:
-        fresh = time.monotonic() - self.measured_at <= 3 * self.interval
         waited_in_vain = self.not_caught_up_at > self.measured_at
-        return fresh and not waited_in_vain and self.lag is not None and self.lag <= self.max_lag
+        return (
+            not self._stale
+            and not waited_in_vain
+            and self.lag is not None
+            and self.lag <= self.max_lag
+        )
 
     def state(self) -> ReplicaState:
-        stale = time.monotonic() - self.measured_at > 3 * self.interval
+        stale = self._stale
         reason = "not measured for three checks" if stale and self.lag is not None else self.reason
         return ReplicaState(self.serving, self.lag, reason)
 
@@ -171,21 +177,14 @@ class Replica:
 
     @classmethod
     def from_settings(cls, url: str, primary: Database, settings: Settings) -> Replica:
-        """The pools on the replica, as the service's role: one for bulk reads, one for exports
-        (each as of one moment, like the primary's)."""
+        """The pools on the replica, as the service's role: one for bulk reads, and the
+        exports' own, as on the primary."""
         return cls(
             # A busy pool sends the read to the primary after a second, never a 5 s wait.
             Database.from_settings(
                 url, settings, pool_size=settings.replica_pool_size, max_overflow=0, pool_timeout=1
             ),
-            Database.from_settings(
-                url,
-                settings,
-                pool_size=settings.export_pool_size,
-                max_overflow=0,
-                pool_timeout=60,
-                isolation_level="REPEATABLE READ",
-            ),
+            Database.for_exports(url, settings),
             primary,
             settings,
         )
@@ -205,11 +204,8 @@ def _may_use(request: Request, replica: Replica | None) -> bool:
     return replica is not None and request.method == "GET" and replica.serving
 
 
-async def _replayed(replica: Replica, connection: Any, position: str | None) -> bool:
-    """Whether the replica can serve a read begun at ``position`` (None: the primary's position
-    could not be read, and the read goes to the primary, faring as it will there)."""
-    if position is None:
-        return False
+async def _replayed(replica: Replica, connection: Any, position: str) -> bool:
+    """Whether the replica can serve a read begun at ``position`` (the primary's WAL then)."""
     try:
         return await replica.caught_up(connection, position)
     except UNREACHABLE as error:
@@ -307,9 +303,8 @@ class ExportSource:
         except UNREACHABLE:
             return False
         try:
-            async with self.replica.database.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                return await _replayed(self.replica, driver, position)
+            async with self.replica.database.statement_connection() as connection:
+                return await _replayed(self.replica, connection, position)
         except PoolTimeout:
             return False
         except UNREACHABLE as error:

@@ -80,6 +80,19 @@ class Database:
         )
         return cls(engine)
 
+    @classmethod
+    def for_exports(cls, url: str, settings: Settings) -> Database:
+        """The exports' own small pool (on the primary, or on the replica): exports never take
+        the API's connections, and each reads every table as of one moment."""
+        return cls.from_settings(
+            url,
+            settings,
+            pool_size=settings.export_pool_size,
+            max_overflow=0,
+            pool_timeout=60,
+            isolation_level="REPEATABLE READ",
+        )
+
     def session(self) -> AsyncSession:
         return self.sessionmaker()
 
