@@ -155,3 +155,29 @@ async def many_events(url: str, user_id: str, count: int) -> None:
         )
     finally:
         await connection.close()
+
+
+async def make_client(url: str, role: str) -> tuple[str, str]:
+    """A machine client of ``role`` in the database at ``url``: its id and secret."""
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from app.auth import service as auth_service
+
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            return await auth_service.create_client(
+                session, name=f"live {role}", role=role, scopes=None
+            )
+    finally:
+        await engine.dispose()
+
+
+async def client_token(service: LiveService, client: tuple[str, str]) -> str:
+    """An access token of ``client`` from the running ``service``."""
+    async with httpx.AsyncClient(base_url=service.url) as http:
+        response = await http.post(
+            "/v1/auth/token", data={"grant_type": "client_credentials"}, auth=client
+        )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.auth import service as auth_service
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres
-from tests.live import LiveService, save_postgres_log
+from tests.conftest import bearer
+from tests.live import LiveService, client_token, make_client, save_postgres_log
 
 pytestmark = pytest.mark.slow
 
@@ -66,24 +67,6 @@ async def private_postgres() -> AsyncIterator[PrivatePostgres]:
     await asyncio.to_thread(postgres.close)
 
 
-async def make_client(url: str, role: str, **link: object) -> tuple[str, str]:
-    engine = create_async_engine(url)
-    async with AsyncSession(engine) as session, session.begin():
-        client = await auth_service.create_client(
-            session, name=f"fault {role}", role=role, scopes=None
-        )
-    await engine.dispose()
-    return client
-
-
-async def client_token(service: LiveService, client: tuple[str, str]) -> dict[str, str]:
-    async with httpx.AsyncClient(base_url=service.url) as http:
-        response = await http.post(
-            "/v1/auth/token", data={"grant_type": "client_credentials"}, auth=client
-        )
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def registration(name: str) -> dict[str, object]:
     return {
         "kind": "private",
@@ -104,7 +87,7 @@ async def test_postgres_restart_under_write_load(private_postgres: PrivatePostgr
     )
     await asyncio.to_thread(service.start)
     try:
-        headers = await client_token(service, frontend)
+        headers = bearer(await client_token(service, frontend))
         outcomes: list[tuple[str, int, float, dict[str, str], str]] = []
         stop_at = time.monotonic() + 14
 
@@ -172,7 +155,7 @@ async def test_exhausted_pool_answers_503_after_the_wait(private_postgres: Priva
     await asyncio.to_thread(service.start)
     blocker = await asyncpg.connect(private_postgres.url.replace("+asyncpg", ""))
     try:
-        headers = await client_token(service, staff)
+        headers = bearer(await client_token(service, staff))
         user_id = uuid.uuid4()
         transaction = blocker.transaction()
         await transaction.start()
@@ -241,7 +224,7 @@ async def test_sigkill_mid_writes_leaves_nothing_half_written_and_the_outbox_is_
     )
     await asyncio.to_thread(service.start)
     async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
-        dpo_headers = await client_token(service, dpo)
+        dpo_headers = bearer(await client_token(service, dpo))
         recipient = await http.post(
             "/v1/recipients",
             json={
@@ -256,11 +239,11 @@ async def test_sigkill_mid_writes_leaves_nothing_half_written_and_the_outbox_is_
             headers=dpo_headers,
         )
         secret = recipient.json()["webhook_secret"]
-        front_headers = await client_token(service, frontend)
+        front_headers = bearer(await client_token(service, frontend))
         user = (
             await http.post("/v1/users", json=registration("rectified"), headers=front_headers)
         ).json()
-        partner_headers = await client_token(service, partner)
+        partner_headers = bearer(await client_token(service, partner))
         await http.post(
             "/v1/disclosures",
             json={
@@ -336,7 +319,7 @@ async def test_sigterm_finishes_in_flight_requests_and_refuses_new_ones(
     await asyncio.to_thread(service.start)
     blocker = await asyncpg.connect(private_postgres.url.replace("+asyncpg", ""))
     try:
-        headers = await client_token(service, staff)
+        headers = bearer(await client_token(service, staff))
         transaction = blocker.transaction()
         await transaction.start()
         await blocker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
@@ -457,8 +440,8 @@ async def test_stalled_exports_do_not_starve_the_api(private_postgres: PrivatePo
     await asyncio.to_thread(service.start)
     try:
         async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
-            front_headers = await client_token(service, frontend)
-            dpo_headers = await client_token(service, dpo)
+            front_headers = bearer(await client_token(service, frontend))
+            dpo_headers = bearer(await client_token(service, dpo))
             users = [
                 (
                     await http.post(

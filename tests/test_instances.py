@@ -24,13 +24,13 @@ import httpx
 import pytest
 from jose import jwt
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.audit.logs import SEQUENCER_LOCK
-from app.auth import service as auth_service
 from app.core.secrets import KeyedHasher
 from app.disclosures.service import seal_webhook_secret
-from tests.live import ROOT, LiveService, many_events
+from tests.conftest import bearer
+from tests.live import ROOT, LiveService, client_token, make_client, many_events
 
 pytestmark = pytest.mark.slow
 
@@ -68,29 +68,6 @@ class Pair:
             service.stop()
 
 
-async def make_client(url: str, role: str) -> tuple[str, str]:
-    engine = create_async_engine(url)
-    async with AsyncSession(engine) as session, session.begin():
-        client = await auth_service.create_client(
-            session, name=f"instances {role}", role=role, scopes=None
-        )
-    await engine.dispose()
-    return client
-
-
-async def token(service: LiveService, client: tuple[str, str]) -> str:
-    async with httpx.AsyncClient(base_url=service.url) as http:
-        response = await http.post(
-            "/v1/auth/token", data={"grant_type": "client_credentials"}, auth=client
-        )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
-
-
 def registration(name: str) -> dict[str, object]:
     return {
         "kind": "private",
@@ -108,7 +85,10 @@ async def register(
     created = await http.post(
         service.url + "/v1/users",
         json=registration(f"{name}-{uuid.uuid4().hex[:6]}"),
-        headers={**bearer(await token(service, frontend)), "X-Forwarded-For": "198.51.100.9"},
+        headers={
+            **bearer(await client_token(service, frontend)),
+            "X-Forwarded-For": "198.51.100.9",
+        },
     )
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
@@ -170,7 +150,7 @@ async def test_a_key_rotated_by_the_cli_signs_and_verifies_on_both(pair: Pair) -
         assert max(seen.values()) < 2 + 1, seen
         # Both now sign with it, and each accepts the other's tokens.
         for signer, verifier in ((pair.a, pair.b), (pair.b, pair.a)):
-            issued = await token(signer, staff)
+            issued = await client_token(signer, staff)
             assert jwt.get_unverified_header(issued)["kid"] == new_kid
             response = await http.get(verifier.url + "/v1/users", headers=bearer(issued))
             assert response.status_code == 200, response.text
@@ -195,7 +175,7 @@ async def test_a_token_signed_by_a_key_the_other_has_not_loaded_yet_is_accepted(
         # Restarted, the first instance signs with the new key at once.
         pair.a.stop()
         await asyncio.to_thread(pair.a.start)
-        issued = await token(pair.a, staff)
+        issued = await client_token(pair.a, staff)
         async with httpx.AsyncClient() as http:
             response = await http.get(pair.b.url + "/v1/users", headers=bearer(issued))
         assert response.status_code == 200, response.text
@@ -206,7 +186,7 @@ async def test_a_token_signed_by_a_key_the_other_has_not_loaded_yet_is_accepted(
 async def test_idempotency_keys_hold_across_instances(pair: Pair) -> None:
     frontend = await make_client(pair.url, "frontend")
     headers = {
-        "Authorization": f"Bearer {await token(pair.a, frontend)}",
+        "Authorization": f"Bearer {await client_token(pair.a, frontend)}",
         "X-Forwarded-For": "198.51.100.20",
     }
     async with httpx.AsyncClient(timeout=30) as http:
@@ -243,7 +223,7 @@ async def test_throttling_counts_across_instances(database: str) -> None:
         await pair.start()
         frontend = await make_client(pair.url, "frontend")
         headers = {
-            "Authorization": f"Bearer {await token(pair.a, frontend)}",
+            "Authorization": f"Bearer {await client_token(pair.a, frontend)}",
             "X-Forwarded-For": "203.0.113.7",
         }
         async with httpx.AsyncClient(timeout=30) as http:
@@ -453,7 +433,7 @@ async def test_the_sequencer_runs_on_one_instance_and_moves_when_it_dies(pair: P
         holder_pid = int(holders[0].rsplit("-", 1)[1])
         holder, other = (pair.a, pair.b) if holder_pid == pair.a.pid else (pair.b, pair.a)
         assert holder_pid == holder.pid
-        staff_token = await token(other, staff)
+        staff_token = await client_token(other, staff)
 
         async def checkpoint_size() -> int:
             response = await http.get(
@@ -489,7 +469,7 @@ async def test_one_export_of_a_person_at_a_time_across_instances(pair: Pair) -> 
     async with httpx.AsyncClient(timeout=60) as http:
         user_id = await register(http, pair.a, frontend, "export")
         await many_events(pair.url, user_id, 200_000)
-        dpo_token = bearer(await token(pair.a, dpo))
+        dpo_token = bearer(await client_token(pair.a, dpo))
         path = f"/v1/users/{user_id}/export"
         # An export running on one instance (its client reading slowly)...
         async with http.stream("GET", pair.a.url + path, headers=dpo_token) as running:
@@ -544,7 +524,9 @@ async def test_two_workers_share_the_port_and_count_their_metrics_together(datab
             for _ in range(40):
                 async with httpx.AsyncClient(base_url=service.url) as fresh:
                     assert (await fresh.get("/healthz")).status_code == 200
-            metrics = await http.get("/metrics", headers=bearer(await token(service, monitoring)))
+            metrics = await http.get(
+                "/metrics", headers=bearer(await client_token(service, monitoring))
+            )
         assert metrics.status_code == 200
         counted = sum(
             float(line.rsplit(" ", 1)[1])
@@ -585,18 +567,18 @@ async def test_instances_starting_together_on_a_new_database_agree(database: str
             stored = await http.put(
                 f"{a.url}/v1/users/{user_id}/identity-code",
                 json={"identity_code": "131052-308T", "method": "bank_id"},
-                headers=bearer(await token(a, staff)),
+                headers=bearer(await client_token(a, staff)),
             )
             assert stored.status_code in (200, 201), stored.text
             read = await http.get(
                 f"{b.url}/v1/users/{user_id}/identity-code",
-                headers=bearer(await token(b, dpo)),
+                headers=bearer(await client_token(b, dpo)),
             )
             assert read.status_code == 200, read.text
             assert read.json()["identity_code"] == "131052-308T"
             # Each accepts the other's tokens.
             for signer, verifier in ((a, b), (b, a)):
-                issued = await token(signer, staff)
+                issued = await client_token(signer, staff)
                 response = await http.get(verifier.url + "/v1/users", headers=bearer(issued))
                 assert response.status_code == 200, response.text
         assert len(list((shared / "identity-code-keys").glob("*.key"))) == 1

@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.auth import service as auth_service
 from app.db import migrate
 from app.db.embedded import EmbeddedPostgres, EmbeddedStandby
-from tests.live import LiveService, many_events, save_postgres_log
+from tests.conftest import bearer
+from tests.live import LiveService, make_client, many_events, save_postgres_log
 
 pytestmark = pytest.mark.slow
 
@@ -98,20 +98,6 @@ async def streaming() -> AsyncIterator[StreamingPair]:
         yield pair
     finally:
         await asyncio.to_thread(pair.close)
-
-
-async def make_client(url: str, role: str) -> tuple[str, str]:
-    engine = create_async_engine(url)
-    async with AsyncSession(engine) as session, session.begin():
-        client = await auth_service.create_client(
-            session, name=f"replica {role}", role=role, scopes=None
-        )
-    await engine.dispose()
-    return client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 class Actors:
